@@ -15,8 +15,17 @@ class Logger:
 
     run_id: str | None = None
 
-    def start(self, run_name: str, config: dict[str, Any], tags: dict[str, str]) -> None:
-        """Open the run and record the resolved config (nested dict) and tags."""
+    def start(
+        self,
+        run_name: str,
+        config: dict[str, Any],
+        tags: dict[str, str],
+        run_id: str | None = None,
+    ) -> None:
+        """Open the run and record the resolved config (nested dict) and tags.
+
+        `run_id` names an earlier run of the same command to continue (crash recovery).
+        """
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Record flat parameters."""
