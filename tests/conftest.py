@@ -26,10 +26,6 @@ def compose_config(config_name: str, overrides: list[str], root: Path):
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    from deepguard.config import register_resolvers, register_schemas
-
-    register_resolvers()
-    register_schemas()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(

@@ -1,0 +1,235 @@
+"""`train(cfg)`: the recipe behind `scripts/train.py`, step by step."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from deepguard.tracking.loading import load_keras_file
+from deepguard.tracking.logger import Logger, NullLogger
+from deepguard.training.runtime import precision_policy, seed_everything
+from deepguard.training.trainer import Trainer
+
+
+class RunKilled(BaseException):
+    """Raised in the main thread when the process receives SIGTERM, so the run ends KILLED."""
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train, test and record one detector as `cfg` describes.
+
+    Args:
+        cfg: the composed config of `conf/train.yaml`.
+
+    Returns:
+        The test metrics (``test_roc_auc`` ...) and the best validation metrics
+        (``val_auc`` ...), as floats.
+    """
+    seed_everything(cfg.seed, cfg.trainer.deterministic)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    datamodule = build_datamodule(cfg)
+    logger = build_logger(cfg)
+    trainer = build_trainer(cfg, logger)
+    start_run(cfg, logger, trainer)
+    with failure_funnel(logger):
+        prepare_data(datamodule, logger, output_dir)
+        model = build_model(cfg, trainer)
+        trainer.fit(
+            model,
+            datamodule,
+            instantiate(cfg.optimizer),
+            instantiate(cfg.scheduler),
+            pretrained=cfg.backbone.get("weights") is not None,
+            unfreeze_layers=cfg.backbone.get("unfreeze_layers"),
+        )
+        model_path = trainer.save_final_model(model)
+        metrics = test_saved_model(cfg, trainer, datamodule, model_path)
+        logger.log_model(model_path, input_example=example_input(datamodule))
+        metrics |= best_validation_metrics(trainer.history)
+        report(metrics, model_path, logger)
+    return metrics
+
+
+# ----------------------------------------------------------------- building blocks
+
+
+def build_datamodule(cfg: DictConfig):
+    """The data group's DataModule, with the augmentation group applied to training images."""
+    augmentation = instantiate(cfg.augmentation) if cfg.get("augmentation") else None
+    return instantiate(cfg.data, augmentation=augmentation, seed=cfg.seed, _convert_="all")
+
+
+def build_logger(cfg: DictConfig) -> Logger:
+    """The logger group's Logger; `logger=none` records nothing."""
+    return instantiate(cfg.logger) if cfg.get("logger") else NullLogger()
+
+
+def build_callbacks(cfg: DictConfig) -> list[keras.callbacks.Callback]:
+    """One Keras callback per entry of the callbacks group; null entries are switched off."""
+    return [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+
+
+def build_trainer(cfg: DictConfig, logger: Logger) -> Trainer:
+    """The trainer group's Trainer with its callbacks and logger."""
+    return instantiate(
+        cfg.trainer,
+        callbacks=build_callbacks(cfg),
+        logger=logger,
+        output_dir=cfg.paths.output_dir,
+    )
+
+
+def build_model(cfg: DictConfig, trainer: Trainer) -> keras.Model:
+    """The backbone group's detector, under the trainer's precision and device strategy."""
+    with trainer.strategy.scope(), precision_policy(cfg.trainer.precision):
+        model = instantiate(cfg.backbone, image_size=cfg.data.image_size, _convert_="all")
+    if cfg.ckpt_path:
+        # Only the weights are taken, so a checkpoint from another precision still fits.
+        checkpoint, _ = load_keras_file(cfg.ckpt_path)
+        model.set_weights(checkpoint.get_weights())
+        print(f"Starting from the weights of {cfg.ckpt_path}")
+    return model
+
+
+def prepare_data(datamodule, logger: Logger, output_dir: Path) -> None:
+    """Discover, split and scan the data; record the skipped files and the lineage."""
+    datamodule.setup()
+    datamodule.write_reports(output_dir)
+    for split in ("train", "val", "test"):
+        logger.log_dataset(
+            datamodule.split_records(split),
+            name=f"{Path(datamodule.root).name}-{split}",
+            digest=datamodule.digest,
+            context=split if split != "val" else "validation",
+        )
+    skipped = len(datamodule.quarantine)
+    if skipped:
+        print(f"Skipped {skipped} unreadable files, listed in {output_dir / 'quarantine.csv'}")
+        logger.log_artifact(output_dir / "quarantine.csv")
+
+
+def test_saved_model(cfg: DictConfig, trainer: Trainer, datamodule, model_path: Path):
+    """Evaluate the file that was saved (reloaded in safe mode), not the object in memory."""
+    model, _ = load_keras_file(model_path)
+    metrics = trainer.test(
+        model,
+        datamodule,
+        out_dir=Path(cfg.paths.output_dir),
+        threshold=cfg.evaluation.threshold,
+        robustness=cfg.evaluation.robustness,
+    )
+    return {f"test_{name}": float(value) for name, value in metrics.items()}
+
+
+def example_input(datamodule) -> np.ndarray:
+    """One real test image, recorded with the model as its input example."""
+    images, _ = next(iter(datamodule.test_dataset().take(1)))
+    return np.asarray(images[:1])
+
+
+def best_validation_metrics(history: dict[str, list[float]]) -> dict[str, float]:
+    """The best value of each validation metric over the epochs (lowest for losses)."""
+    best = {}
+    for name, values in history.items():
+        if name.startswith("val_") and values:
+            best[name] = float(min(values) if "loss" in name else max(values))
+    return best
+
+
+def report(metrics: dict[str, float], model_path: Path, logger: Logger) -> None:
+    """Tell the user what came out and where it is."""
+    print("\nTest metrics:")
+    for name, value in sorted(metrics.items()):
+        if name.startswith("test_"):
+            print(f"  {name[5:]:<28} {value:.4f}")
+    print(f"\nModel:      {model_path}")
+    print(f"Run:        {logger.describe()}")
+
+
+# ----------------------------------------------------------------- run lifecycle
+
+
+def start_run(cfg: DictConfig, logger: Logger, trainer: Trainer) -> None:
+    """Open the logger's run, resuming the run of an interrupted identical command."""
+    resume_file = Path(cfg.paths.resume_dir) / "run.json"
+    previous_run = None
+    if trainer.resume_epoch() and resume_file.is_file():
+        previous_run = json.loads(resume_file.read_text()).get("run_id")
+    logger.start(
+        run_name=cfg.run_name or default_run_name(cfg),
+        config=OmegaConf.to_container(cfg, resolve=True),
+        tags=run_tags(cfg),
+        run_id=previous_run,
+    )
+    if logger.run_id:
+        resume_file.parent.mkdir(parents=True, exist_ok=True)
+        resume_file.write_text(json.dumps({"run_id": logger.run_id}))
+    OmegaConf.save(cfg, Path(cfg.paths.output_dir) / "config.yaml", resolve=True)
+
+
+def default_run_name(cfg: DictConfig) -> str:
+    return f"{cfg.task_name}-{cfg.backbone.name}-{Path(cfg.paths.output_dir).name}"
+
+
+def run_tags(cfg: DictConfig) -> dict[str, str]:
+    """Backbone, data and the Hydra group choices, plus the user's own tags."""
+    tags = {"backbone": str(cfg.backbone.name), "task": str(cfg.task_name)}
+    with contextlib.suppress(ValueError):  # no Hydra context when called from plain Python
+        from hydra.core.hydra_config import HydraConfig
+
+        choices = HydraConfig.get().runtime.choices
+        tags |= {
+            f"choice.{group}": str(choice)
+            for group, choice in choices.items()
+            if not group.startswith("hydra/")
+        }
+        overrides = HydraConfig.get().overrides.task
+        tags["overrides"] = " ".join(overrides)[:5000]
+    return tags | {str(key): str(value) for key, value in (cfg.tags or {}).items()}
+
+
+@contextlib.contextmanager
+def failure_funnel(logger: Logger) -> Iterator[None]:
+    """The one place that catches everything: the run ends FINISHED, KILLED or FAILED.
+
+    SIGTERM becomes `RunKilled` so that `kill <pid>` ends the run as KILLED; the error is
+    always re-raised after the status is recorded.
+    """
+    previous_handler = _raise_on_sigterm()
+    try:
+        yield
+    except (KeyboardInterrupt, RunKilled):
+        logger.finish("KILLED")
+        raise
+    except BaseException:
+        logger.finish("FAILED")
+        raise
+    else:
+        logger.finish("FINISHED")
+    finally:
+        _restore_sigterm(previous_handler)
+
+
+def _raise_on_sigterm() -> Any:
+    def handler(signum, frame):
+        raise RunKilled(f"received signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. a worker thread): leave signals alone
+        return None
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

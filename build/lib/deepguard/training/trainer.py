@@ -1,0 +1,337 @@
+"""The generic Lightning-style trainer: fit, validate, test and predict any DeepGuard detector.
+
+Behaviour is extended with Keras callbacks (conf/callbacks), never with flags tested inside a
+loop; the trainer only decides the phases (frozen backbone, then fine-tuning), compiles, and
+hands the datasets to `keras.Model.fit`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepguard.errors import ConfigError
+from deepguard.tracking.logger import Logger, NullLogger
+from deepguard.training.callbacks import LoggerBridge
+from deepguard.training.runtime import make_strategy
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of epochs with one trainability setting and learning-rate factor."""
+
+    first_epoch: int
+    end_epoch: int
+    trainable_layers: int | None  # see deepguard.models.set_backbone_trainable
+    lr_factor: float
+
+    @property
+    def epochs(self) -> int:
+        return self.end_epoch - self.first_epoch
+
+
+def plan_phases(
+    max_epochs: int,
+    finetune: int,
+    finetune_lr_factor: float,
+    pretrained: bool,
+    unfreeze_layers: int | None,
+) -> list[Phase]:
+    """Split training into a frozen-backbone phase and a fine-tuning phase.
+
+    From-scratch backbones train whole from the first epoch; pretrained ones train the head
+    alone for `finetune` epochs, then the top `unfreeze_layers` at a lower learning rate.
+    """
+    if not pretrained:
+        return [Phase(0, max_epochs, None, 1.0)]
+    frozen_epochs = min(finetune, max_epochs)
+    phases = [
+        Phase(0, frozen_epochs, 0, 1.0),
+        Phase(frozen_epochs, max_epochs, unfreeze_layers, finetune_lr_factor if finetune else 1.0),
+    ]
+    return [phase for phase in phases if phase.epochs > 0]
+
+
+def balanced_class_weight(class_counts: Mapping[int, int]) -> dict[int, float]:
+    """Inverse-frequency weights: each class contributes equally to the loss."""
+    total = sum(class_counts.values())
+    return {label: total / (len(class_counts) * count) for label, count in class_counts.items()}
+
+
+def read_resume_epoch(backup_dir: str | Path) -> int:
+    """The number of finished epochs a BackupAndRestore folder holds (0 when there is none)."""
+    metadata = Path(backup_dir) / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    return int(json.loads(metadata.read_text())["epoch"])
+
+
+class Trainer:
+    """Fits, validates, tests and predicts with a Keras detector.
+
+    Args:
+        max_epochs: epochs in all, frozen ones included.
+        finetune: epochs with a pretrained backbone frozen before fine-tuning.
+        finetune_lr_factor: learning-rate multiplier once the backbone is unfrozen.
+        precision: dtype policy the model was built under (see `runtime.precision_policy`).
+        jit_compile: compile train steps with XLA.
+        deterministic: recorded here; applied by `runtime.seed_everything`.
+        gradient_clip_norm: passed to the optimizer as `clipnorm`.
+        accumulate_grad_batches: passed to the optimizer as `gradient_accumulation_steps`.
+        class_weight: None, "balanced" or a mapping label -> weight.
+        strategy: "auto" or "mirrored" (tf.distribute data parallelism).
+        limit_train_batches / limit_val_batches / limit_test_batches: caps per epoch.
+        overfit_batches: train and validate on the same first N training batches.
+        verbose: Keras progress output.
+        callbacks: Keras callbacks (a list, or a mapping name -> callback; None entries dropped).
+        logger: the run's Logger.
+        output_dir: where the final `model.keras` is written.
+
+    Example:
+        >>> trainer = Trainer(max_epochs=2, output_dir="outputs/try")  # doctest: +SKIP
+        >>> trainer.fit(model, datamodule, optimizer, scheduler)       # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        max_epochs: int = 5,
+        finetune: int = 0,
+        finetune_lr_factor: float = 0.1,
+        precision: str = "float32",
+        jit_compile: bool = False,
+        deterministic: bool = False,
+        gradient_clip_norm: float | None = None,
+        accumulate_grad_batches: int = 1,
+        class_weight: Any = None,
+        strategy: str = "auto",
+        limit_train_batches: int | None = None,
+        limit_val_batches: int | None = None,
+        limit_test_batches: int | None = None,
+        overfit_batches: int = 0,
+        verbose: Any = "auto",
+        callbacks: Iterable[keras.callbacks.Callback] | Mapping[str, Any] | None = None,
+        logger: Logger | None = None,
+        output_dir: str | Path = ".",
+    ):
+        if max_epochs < 1:
+            raise ConfigError(f"trainer.max_epochs must be at least 1, got {max_epochs}")
+        if accumulate_grad_batches < 1:
+            raise ConfigError(
+                f"trainer.accumulate_grad_batches must be at least 1, got {accumulate_grad_batches}"
+            )
+        self.max_epochs = max_epochs
+        self.finetune = finetune
+        self.finetune_lr_factor = finetune_lr_factor
+        self.precision = precision
+        self.jit_compile = jit_compile
+        self.deterministic = deterministic
+        self.gradient_clip_norm = gradient_clip_norm
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.class_weight = class_weight
+        self.strategy = make_strategy(strategy)
+        self.limit_train_batches = limit_train_batches
+        self.limit_val_batches = limit_val_batches
+        self.limit_test_batches = limit_test_batches
+        self.overfit_batches = overfit_batches
+        self.verbose = verbose
+        if isinstance(callbacks, Mapping):
+            callbacks = [callback for callback in callbacks.values() if callback is not None]
+        self.callbacks = list(callbacks or [])
+        self.logger = logger or NullLogger()
+        self.output_dir = Path(output_dir)
+        self.history: dict[str, list[float]] = {}
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        model: keras.Model,
+        datamodule: Any,
+        optimizer: Callable[..., keras.optimizers.Optimizer],
+        scheduler: Any,
+        *,
+        pretrained: bool = False,
+        unfreeze_layers: int | None = None,
+    ) -> dict[str, list[float]]:
+        """Train `model` on the datamodule's train split, validating every epoch.
+
+        Args:
+            model: a detector from `deepguard.models.build_detector`.
+            datamodule: a `deepguard.data.DataModule`, set up.
+            optimizer: a partial optimizer constructor (conf/optimizer) with its peak rate.
+            scheduler: a learning-rate plan (conf/scheduler).
+            pretrained: whether the backbone starts from pretrained weights.
+            unfreeze_layers: backbone layers trained after the frozen phase (None = all).
+
+        Returns:
+            The per-epoch history of every logged metric.
+        """
+        from deepguard.models import set_backbone_trainable
+
+        train_data, val_data = self._fit_datasets(datamodule)
+        steps_per_epoch = self._count_batches(train_data)
+        callbacks = [*self.callbacks, *scheduler.callbacks(), LoggerBridge(self.logger)]
+        class_weight = self._class_weight(datamodule)
+        phases = plan_phases(
+            self.max_epochs, self.finetune, self.finetune_lr_factor, pretrained, unfreeze_layers
+        )
+        self._announce_resume()
+        for phase in phases:
+            set_backbone_trainable(model, phase.trainable_layers)
+            self._compile(model, optimizer, scheduler, phase, steps_per_epoch)
+            history = model.fit(
+                train_data,
+                validation_data=val_data,
+                initial_epoch=phase.first_epoch,
+                epochs=phase.end_epoch,
+                callbacks=callbacks,
+                class_weight=class_weight,
+                verbose=self.verbose,
+            )
+            self._extend_history(history.history)
+            if model.stop_training:
+                break  # early stopping or NaN: no point starting the next phase
+        self._clear_backups()
+        return self.history
+
+    def _fit_datasets(self, datamodule: Any) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        if self.overfit_batches:
+            # The same few batches every epoch, for training and validation alike.
+            fixed = datamodule.train_dataset().take(self.overfit_batches).cache()
+            return fixed, fixed
+        train_data = self._limit(datamodule.train_dataset(), self.limit_train_batches)
+        val_data = self._limit(datamodule.val_dataset(), self.limit_val_batches)
+        return train_data, val_data
+
+    def _compile(self, model, optimizer, scheduler, phase: Phase, steps_per_epoch: int) -> None:
+        peak = float(optimizer.keywords["learning_rate"]) * phase.lr_factor
+        learning_rate = scheduler.build(peak, phase.epochs * steps_per_epoch, steps_per_epoch)
+        with self.strategy.scope():
+            model.compile(
+                optimizer=optimizer(
+                    learning_rate=learning_rate,
+                    clipnorm=self.gradient_clip_norm,
+                    # Keras wants None (not 1) for "update after every batch".
+                    gradient_accumulation_steps=self.accumulate_grad_batches
+                    if self.accumulate_grad_batches > 1
+                    else None,
+                ),
+                loss=keras.losses.BinaryCrossentropy(),
+                metrics=[
+                    keras.metrics.BinaryAccuracy(name="accuracy"),
+                    keras.metrics.AUC(name="auc"),
+                ],
+                jit_compile=self.jit_compile,
+            )
+
+    def _class_weight(self, datamodule: Any) -> dict[int, float] | None:
+        if self.class_weight is None:
+            return None
+        if self.class_weight == "balanced":
+            return balanced_class_weight(datamodule.class_counts())
+        if isinstance(self.class_weight, Mapping):
+            return {int(label): float(weight) for label, weight in self.class_weight.items()}
+        raise ConfigError(
+            f"trainer.class_weight must be null, 'balanced' or a mapping like {{0: 1.0, 1: 2.0}}; "
+            f"got {self.class_weight!r}"
+        )
+
+    def _backup_dirs(self) -> list[Path]:
+        return [
+            Path(callback.backup_dir)
+            for callback in self.callbacks
+            if isinstance(callback, keras.callbacks.BackupAndRestore)
+        ]
+
+    def resume_epoch(self) -> int:
+        """Finished epochs a previous, interrupted run of the same command left behind."""
+        return max((read_resume_epoch(path) for path in self._backup_dirs()), default=0)
+
+    def _announce_resume(self) -> None:
+        epoch = self.resume_epoch()
+        if epoch:
+            print(f"Resuming from epoch {epoch + 1}: {epoch} epochs were finished before.")
+
+    def _clear_backups(self) -> None:
+        # BackupAndRestore keeps its folder between the phases; the run is complete now.
+        for path in self._backup_dirs():
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _extend_history(self, history: Mapping[str, list[float]]) -> None:
+        for name, values in history.items():
+            self.history.setdefault(name, []).extend(float(v) for v in values)
+
+    # ------------------------------------------------- validate, test, predict
+
+    def validate(self, model: keras.Model, datamodule: Any) -> dict[str, float]:
+        """Loss, accuracy and AUC on the validation split."""
+        data = self._limit(datamodule.val_dataset(), self.limit_val_batches)
+        return model.evaluate(data, return_dict=True, verbose=0)
+
+    def test(
+        self,
+        model: keras.Model,
+        datamodule: Any,
+        out_dir: str | Path,
+        threshold: float = 0.5,
+        robustness: bool = False,
+    ) -> dict[str, float]:
+        """Every evaluation metric on the test split, written to `out_dir` and the logger."""
+        from deepguard.evaluation import evaluate_model
+
+        return evaluate_model(
+            model,
+            datamodule,
+            split="test",
+            out_dir=out_dir,
+            threshold=threshold,
+            robustness=robustness,
+            logger=self.logger,
+            limit_batches=self.limit_test_batches,
+        )
+
+    def predict(self, model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
+        """Probabilities of fake for every image of a dataset of images (or image, label)."""
+        images = dataset.map(lambda *batch: batch[0])
+        return model.predict(images, verbose=0).reshape(-1)
+
+    # ------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _limit(dataset: tf.data.Dataset, batches: int | None) -> tf.data.Dataset:
+        return dataset.take(batches) if batches else dataset
+
+    @staticmethod
+    def _count_batches(dataset: tf.data.Dataset) -> int:
+        batches = int(dataset.cardinality())
+        if batches < 0:  # unknown cardinality: count once (the data is finite)
+            batches = sum(1 for _ in dataset)
+        return max(batches, 1)
+
+    def best_model_path(self) -> Path | None:
+        """The best checkpoint written during fit, if a checkpoint callback kept one."""
+        for callback in self.callbacks:
+            if isinstance(callback, keras.callbacks.ModelCheckpoint) and callback.save_best_only:
+                path = Path(callback.filepath)
+                if path.is_file():
+                    return path
+        return None
+
+    def save_final_model(self, model: keras.Model) -> Path:
+        """Write the model evaluation will use (the best checkpoint, else the last weights)."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        final_path = self.output_dir / "model.keras"
+        best = self.best_model_path()
+        if best is not None:
+            shutil.copyfile(best, final_path)
+        else:
+            model.save(final_path)
+        return final_path
