@@ -46,3 +46,11 @@ def generic_root(tmp_path: Path) -> Path:
     fill(root / "fake", 6, 300, ".bmp")
     (root / "fake" / "notes.txt").write_text("not an image, ignored by extension")
     return root
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The research images beside the repository (absent for users: tests skip)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("no shared research data next to the repository")
+    return SHARED_DATA

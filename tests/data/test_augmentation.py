@@ -32,7 +32,7 @@ def test_every_transform_keeps_shape_dtype_and_range_in_graph_mode(kwargs):
     dataset = tf.data.Dataset.from_tensors(natural_image()).repeat(3).map(augment)
     for image in dataset:
         assert image.shape == (64, 64, 3) and image.dtype == tf.float32
-        assert 0.0 <= float(tf.reduce_min(image)) and float(tf.reduce_max(image)) <= 255.0
+        assert float(tf.reduce_min(image)) >= 0.0 and float(tf.reduce_max(image)) <= 255.0
 
 
 def test_robust_preset_changes_images_and_blur_removes_high_frequencies():

@@ -69,7 +69,7 @@ def test_cnndetection_layout_names_the_group_folder(tmp_path, make_images):
     assert counts == {("progan", 0): 2, ("progan", 1): 2, ("stylegan", 0): 2, ("stylegan", 1): 3}
 
 
-def test_manifest_layout_reads_labels_as_words_or_numbers_and_ignores_extra_columns(tmp_path, make_image):
+def test_manifest_reads_word_or_number_labels_and_ignores_extra_columns(tmp_path, make_image):
     root = tmp_path / "listed"
     make_image(root / "a" / "one.png", 1)
     make_image(root / "a" / "two.jpg", 2)

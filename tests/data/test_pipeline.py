@@ -39,7 +39,9 @@ def test_pillow_route_applies_exif_rotation(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees clockwise
     Image.fromarray(pixels).save(path, exif=exif, quality=95)
-    batch = make_dataset([str(path)] * 2, None, image_size=40, batch_size=2, use_pillow=[True, False])
+    batch = make_dataset(
+        [str(path)] * 2, None, image_size=40, batch_size=2, use_pillow=[True, False]
+    )
     by_pillow, by_tf = next(iter(batch)).numpy()
     # Displayed upright the white half is on top; TensorFlow alone ignores the tag.
     assert by_pillow[:20].mean() > 200 and by_pillow[20:].mean() < 50

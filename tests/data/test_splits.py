@@ -50,11 +50,12 @@ def test_val_is_carved_from_a_layout_train_when_the_layout_has_no_val():
     df.loc[df.index >= 800, "split"] = "test"
     out = assign_splits(df, 0.2, 0.1, seed=0)
     assert (out.loc[800:, "split"] == "test").all()
-    assert out.loc[:799, "split"].value_counts(normalize=True)["val"] == pytest.approx(0.2, abs=0.05)
+    shares = out.loc[:799, "split"].value_counts(normalize=True)
+    assert shares["val"] == pytest.approx(0.2, abs=0.05)
 
 
 def test_bad_fractions_say_how_to_fix():
-    with pytest.raises(DataError, match="data.val_fraction and data.test_fraction"):
+    with pytest.raises(DataError, match=r"data\.val_fraction and data\.test_fraction"):
         assign_splits(records(10), 0.6, 0.5, 0)
 
 

@@ -72,7 +72,7 @@ def test_a_spoiled_folder_still_trains_and_lists_the_three_files(tmp_path, make_
     make_images(root / "fake", 20, 100, ".jpg")
     names = spoil(root / "fake", make_image)
     data = DataModule(root=root, image_size=32, batch_size=4, max_bad_fraction=0.1).setup()
-    images, labels = next(iter(data.train_dataset()))
+    images, _ = next(iter(data.train_dataset()))
     assert images.shape == (4, 32, 32, 3)
     assert len(data.records) == 40
     paths = data.write_reports(tmp_path / "out")
