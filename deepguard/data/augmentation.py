@@ -119,8 +119,9 @@ class Augmenter:
         return image
 
     def _crop(self, image: tf.Tensor) -> tf.Tensor:
+        low, high = self.crop_scale or (1.0, 1.0)
         height, width = tf.shape(image)[0], tf.shape(image)[1]
-        side = tf.random.uniform([], self.crop_scale[0], self.crop_scale[1])
+        side = tf.random.uniform([], low, high)
         crop_h = tf.maximum(1, tf.cast(tf.cast(height, tf.float32) * side, tf.int32))
         crop_w = tf.maximum(1, tf.cast(tf.cast(width, tf.float32) * side, tf.int32))
         crop = tf.image.random_crop(image, tf.stack([crop_h, crop_w, 3]))

@@ -81,7 +81,7 @@ class DataModule:
             )
         if not 0 <= max_bad_fraction <= 1:
             raise DataError(f"max_bad_fraction must be in [0, 1]; got {max_bad_fraction}")
-        self.root = Path(root if root is not None else Path(manifest).parent).expanduser()
+        self.root = Path(root if root is not None else Path(str(manifest)).parent).expanduser()
         self.layout = "manifest" if manifest is not None else layout
         self.manifest = None if manifest is None else Path(manifest).expanduser()
         self.image_size = int(image_size)
@@ -248,16 +248,16 @@ class DataModule:
         """Batches of images only, in the order of `paths` (checked first: bad files raise)."""
         from deepguard.data.pipeline import make_dataset
 
-        paths = [str(Path(p).resolve()) for p in paths]
-        checks = [check_image_file(p) for p in paths]
-        bad = [f"{p}: {c.reason}" for p, c in zip(paths, checks, strict=True) if c.reason]
+        files = [str(Path(p).resolve()) for p in paths]
+        checks = [check_image_file(p) for p in files]
+        bad = [f"{p}: {c.reason}" for p, c in zip(files, checks, strict=True) if c.reason]
         if bad:
             raise DataError(
-                f"{len(bad)} of {len(paths)} files cannot be decoded ({'; '.join(bad[:3])}); "
+                f"{len(bad)} of {len(files)} files cannot be decoded ({'; '.join(bad[:3])}); "
                 "remove them from the list"
             )
         return make_dataset(
-            paths,
+            files,
             None,
             image_size=self.image_size,
             batch_size=self.batch_size,
@@ -269,6 +269,8 @@ class DataModule:
     def summary(self) -> dict[str, Any]:
         """Counts per split, class and generator, plus what was skipped."""
         records = self._require_setup()
+        assert self._quarantine is not None and self._duplicates is not None
+        unreadable, duplicates = self._quarantine, self._duplicates
         named = records.assign(cls=records["label"].map(CLASS_NAMES))
         per_generator: dict[str, dict[str, dict[str, int]]] = {}
         counts = named.groupby(["split", "generator", "cls"]).size()
@@ -285,8 +287,8 @@ class DataModule:
             "images": len(records),
             "per_split": per_split,
             "per_generator": per_generator,
-            "quarantined": len(self._quarantine),
-            "duplicates_dropped": len(self._duplicates),
+            "quarantined": len(unreadable),
+            "duplicates_dropped": len(duplicates),
             "image_size": self.image_size,
             "seed": self.seed,
         }

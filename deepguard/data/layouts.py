@@ -59,11 +59,14 @@ def is_image_file(path: Path) -> bool:
 
 def file_sha256(path: str | os.PathLike) -> str | None:
     """The sha256 of a file's bytes, or ``None`` when the file cannot be read."""
+    digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+            while chunk := handle.read(1 << 20):  # 1 MiB at a time
+                digest.update(chunk)
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def _hash_all(paths: list[str]) -> list[str | None]:
