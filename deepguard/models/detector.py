@@ -1,0 +1,141 @@
+"""Build a detector: [0, 255] RGB in, probability of fake out, any backbone in the middle."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from deepguard.errors import ConfigError
+from deepguard.models.preprocessing import BackbonePreprocessing
+from deepguard.models.weights import build_backbone
+
+log = logging.getLogger(__name__)
+
+
+def build_detector(
+    *,
+    name: str,
+    application: str,
+    preprocessing: str,
+    image_size: int,
+    weights: str | Path | None = None,
+    dropout: float = 0.2,
+    head_units: int = 0,
+    unfreeze_layers: int | None = 0,
+    min_image_size: int = 32,
+    **application_kwargs,
+) -> keras.Model:
+    """Build a binary real/fake classifier around a keras.applications-style backbone.
+
+    Layers: ``image`` (float32 RGB [0, 255], (B, S, S, 3)) -> ``preprocessing``
+    (`BackbonePreprocessing`) -> ``backbone`` (nested functional model) -> global average
+    pooling -> dropout -> optional Dense(head_units, relu) -> ``p_fake`` (Dense(1, sigmoid),
+    float32 even under a mixed precision policy).
+
+    Every layer comes back trainable, pretrained or not: freezing is the trainer's call
+    (`set_backbone_trainable`).
+
+    Args:
+        name: the backbone's config name (``conf/backbone/<name>.yaml``), for messages.
+        application: dotted path to a constructor such as ``keras.applications.Xception``.
+        preprocessing: ``tf``, ``caffe``, ``torch`` or ``none`` (see `BackbonePreprocessing`).
+        image_size: side S of the square input, pixels.
+        weights: None, ``"imagenet"``, ``"hed"`` (VGG16) or a ``.weights.h5`` path.
+        dropout: dropout rate before the classifier, in [0, 1).
+        head_units: width of an extra ReLU Dense layer; 0 for none.
+        unfreeze_layers: how many top backbone layers the trainer unfreezes when fine-tuning a
+            pretrained backbone (None: all). Checked here, applied by the trainer.
+        min_image_size: the smallest S the backbone accepts, pixels.
+        **application_kwargs: passed to the constructor (``include_preprocessing`` ...).
+
+    Example:
+        >>> model = build_detector(name="small_cnn", application=
+        ...     "deepguard.models.small_cnn.SmallCNN", preprocessing="none", image_size=64)
+        >>> model.output_shape
+        (None, 1)
+    """
+    _check_arguments(name, image_size, min_image_size, dropout, head_units, unfreeze_layers)
+    constructor = resolve_application(application, name=name)
+    inputs = keras.Input(shape=(image_size, image_size, 3), dtype="float32", name="image")
+    # Scaling runs in float32 even under mixed precision: bfloat16 cannot hold 255 - 123.68.
+    x = BackbonePreprocessing(preprocessing, name="preprocessing", dtype="float32")(inputs)
+    backbone = build_backbone(
+        constructor,
+        name=name,
+        weights=None if weights is None else str(weights),
+        input_shape=(image_size, image_size, 3),
+        **application_kwargs,
+    )
+    x = backbone(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    if head_units:
+        x = keras.layers.Dense(head_units, activation="relu", name="head")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
+    model = keras.Model(inputs, outputs, name=f"deepguard_{name}")
+    log.info(
+        "built detector %s: %s at %d px, weights=%s, %d parameters",
+        name,
+        application,
+        image_size,
+        weights,
+        model.count_params(),
+    )
+    return model
+
+
+def resolve_application(application: str, *, name: str) -> Callable[..., keras.Model]:
+    """Import the constructor a dotted path names, e.g. ``keras.applications.VGG16``.
+
+    Raises:
+        ConfigError: the module or attribute does not exist, or is not callable.
+    """
+    module_path, _, attribute = str(application).rpartition(".")
+    try:
+        module = importlib.import_module(module_path) if module_path else None
+    except ImportError:
+        module = None
+    constructor = getattr(module, attribute, None) if module is not None else None
+    if not callable(constructor):
+        choices = [f"keras.applications.{n}" for n in dir(keras.applications) if n[:1].isupper()]
+        close = difflib.get_close_matches(str(application), choices, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(
+            f"backbone '{name}': unknown application '{application}'; {hint}set `application` "
+            "in conf/backbone/<name>.yaml to a dotted path of a keras.applications-style "
+            "constructor, e.g. keras.applications.Xception or deepguard.models.small_cnn.SmallCNN"
+        )
+    return constructor
+
+
+def _check_arguments(name, image_size, min_image_size, dropout, head_units, unfreeze_layers):
+    if not isinstance(image_size, int) or isinstance(image_size, bool):
+        raise ConfigError(
+            f"data.image_size must be an integer number of pixels, got {image_size!r}"
+        )
+    if image_size < min_image_size:
+        raise ConfigError(
+            f"backbone '{name}' needs images of at least {min_image_size} px, got "
+            f"data.image_size={image_size}; set data.image_size={min_image_size} or more, "
+            "or pick a backbone for small images such as backbone=small_cnn"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"backbone.dropout must be in [0, 1), got {dropout}")
+    if not isinstance(head_units, int) or head_units < 0:
+        raise ConfigError(
+            f"backbone.head_units must be an integer >= 0 (0: none), got {head_units!r}"
+        )
+    if unfreeze_layers is not None and (
+        not isinstance(unfreeze_layers, int)
+        or isinstance(unfreeze_layers, bool)
+        or unfreeze_layers < 0
+    ):
+        raise ConfigError(
+            "backbone.unfreeze_layers must be null (the whole backbone) or an integer >= 0, "
+            f"got {unfreeze_layers!r}"
+        )
