@@ -15,8 +15,24 @@ class Logger:
 
     run_id: str | None = None
 
-    def start(self, run_name: str, config: dict[str, Any], tags: dict[str, str]) -> None:
-        """Open the run and record the resolved config (nested dict) and tags."""
+    def start(
+        self,
+        run_name: str,
+        config: dict[str, Any],
+        tags: dict[str, str],
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        """Open the run and record the resolved config (nested dict) and tags.
+
+        Args:
+            run_name: display name of the run.
+            config: the resolved config as a nested dict (or a DictConfig).
+            tags: string tags; `deepguard.tracking.sweep.job_tags_from_hydra` adds a sweep
+                job's overrides and its parent run.
+            run_id: resume this existing run instead of creating one (crash recovery).
+            parent_run_id: make the run a child of this run (a sweep's parent run).
+        """
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Record flat parameters."""
