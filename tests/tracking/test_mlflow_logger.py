@@ -86,7 +86,9 @@ def test_sigterm_ends_run_killed(tracking_uri, tmp_path):
         )
     )
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
     run_id = process.stdout.readline().strip()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0
@@ -163,7 +165,9 @@ def test_model_artifact_sha256_signature_and_example(tracking_uri, tiny_model_fi
     assert run.data.tags["deepguard.model_sha256"] == file_sha256(tiny_model_file)
     names = {a.path for a in client.list_artifacts(logger.run_id, "model")}
     assert names == {"model/model.keras", "model/signature.json", "model/input_example.npy"}
-    signature = json.loads(open(client.download_artifacts(logger.run_id, "model/signature.json")).read())
+    signature = json.loads(
+        open(client.download_artifacts(logger.run_id, "model/signature.json")).read()
+    )
     assert "-1, 8, 8, 3" in signature["inputs"]
     stored = client.download_artifacts(logger.run_id, "model/input_example.npy")
     assert np.load(stored, allow_pickle=False).shape == (1, 8, 8, 3)
@@ -185,18 +189,26 @@ def test_git_commit_tag_when_in_repo(tracking_uri, tmp_path, monkeypatch):
     git = ["git", "-c", "user.email=a@b", "-c", "user.name=a"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo, check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     monkeypatch.chdir(repo)
     logger = MLflowLogger(tracking_uri=tracking_uri)
     logger.start("git", {}, tags={})
     logger.finish()
-    assert MlflowClient(tracking_uri).get_run(logger.run_id).data.tags["mlflow.source.git.commit"] == commit
+    assert (
+        MlflowClient(tracking_uri).get_run(logger.run_id).data.tags["mlflow.source.git.commit"]
+        == commit
+    )
 
     monkeypatch.chdir(tmp_path)  # not a repository: no tag, no failure
     outside = MLflowLogger(tracking_uri=tracking_uri)
     outside.start("nogit", {}, tags={})
     outside.finish()
-    assert "mlflow.source.git.commit" not in MlflowClient(tracking_uri).get_run(outside.run_id).data.tags
+    assert (
+        "mlflow.source.git.commit"
+        not in MlflowClient(tracking_uri).get_run(outside.run_id).data.tags
+    )
 
 
 def test_csv_logger_writes_files(tmp_path):
@@ -207,6 +219,11 @@ def test_csv_logger_writes_files(tmp_path):
         logger.start("csv", CONFIG, tags={})
         logger.log_metrics({"val_loss": 0.5, "bad": math.nan}, step=1)
         raise RuntimeError("boom")
-    assert (tmp_path / "run" / "metrics.csv").read_text().splitlines() == ["step,name,value", "1,val_loss,0.5"]
-    assert json.loads((tmp_path / "run" / "params.json").read_text())["backbone.name"] == "small_cnn"
+    assert (tmp_path / "run" / "metrics.csv").read_text().splitlines() == [
+        "step,name,value",
+        "1,val_loss,0.5",
+    ]
+    assert (
+        json.loads((tmp_path / "run" / "params.json").read_text())["backbone.name"] == "small_cnn"
+    )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "FAILED"

@@ -29,7 +29,11 @@ def _logged_run(tracking_uri, tmp_path, save_tiny_model, roc_auc, digest, seed, 
     """A finished run with a tiny model and fake test metrics, as the trainer would leave it."""
     model_path = save_tiny_model(tmp_path / f"model-{seed}.keras", seed=seed)
     logger = MLflowLogger(tracking_uri=tracking_uri)
-    logger.start(f"run-{seed}", {"backbone": {"name": "small_cnn"}, "data": {"image_size": 8}}, tags=tags or {})
+    logger.start(
+        f"run-{seed}",
+        {"backbone": {"name": "small_cnn"}, "data": {"image_size": 8}},
+        tags=tags or {},
+    )
     logger.client.set_tag(logger.run_id, "deepguard.data_digest", digest)
     logger.log_metrics({"test_roc_auc": roc_auc, "test_accuracy": roc_auc - 0.1})
     logger.log_model(model_path)
@@ -57,21 +61,28 @@ def test_worse_second_model_moves_challenger_not_champion(tracking_uri, tmp_path
     assert third["aliases_moved"] == ["challenger", "champion"]
 
 
-def test_champion_kept_when_evaluated_on_other_data_unless_forced(tracking_uri, tmp_path, logged_run):
+def test_champion_kept_when_evaluated_on_other_data_unless_forced(
+    tracking_uri, tmp_path, logged_run
+):
     register_model(logged_run(0.8, digest="A", seed=1), tracking_uri=tracking_uri)
     other = logged_run(0.99, digest="B", seed=2)
     result = register_model(other, tracking_uri=tracking_uri)
     assert result["champion_version"] == "1" and "not comparable" in result["reason"]
     forced = register_model(other, force=True, tracking_uri=tracking_uri)
     assert forced["aliases_moved"] == ["challenger", "champion"]
-    assert str(MlflowClient(tracking_uri).get_model_version_by_alias("deepguard", "champion").version) == "3"
+    assert (
+        str(MlflowClient(tracking_uri).get_model_version_by_alias("deepguard", "champion").version)
+        == "3"
+    )
 
 
 def test_lower_is_better_metric(tracking_uri, tmp_path, logged_run):
     first = logged_run(0.9, seed=1)
     second = logged_run(0.8, seed=2)
     register_model(first, metric="accuracy", higher_is_better=False, tracking_uri=tracking_uri)
-    result = register_model(second, metric="accuracy", higher_is_better=False, tracking_uri=tracking_uri)
+    result = register_model(
+        second, metric="accuracy", higher_is_better=False, tracking_uri=tracking_uri
+    )
     assert "champion" in result["aliases_moved"]
 
 

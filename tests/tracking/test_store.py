@@ -44,7 +44,9 @@ def _create(tracking_uri, barrier, results):
 def test_concurrent_processes_create_one_experiment(tracking_uri):
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(3), context.Queue()
-    processes = [context.Process(target=_create, args=(tracking_uri, barrier, results)) for _ in range(3)]
+    processes = [
+        context.Process(target=_create, args=(tracking_uri, barrier, results)) for _ in range(3)
+    ]
     for process in processes:
         process.start()
     for process in processes:
