@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ def test_run_finishes_with_flat_params_config_and_metrics(tracking_uri):
     assert [(m.step, m.value) for m in history] == [(0, 0.9), (2, 0.5)]  # NaN skipped
     assert "lr_x" in run.data.metrics  # sanitized name
     config_file = client.download_artifacts(logger.run_id, "config.yaml")
-    assert "small_cnn" in open(config_file).read()
+    assert "small_cnn" in Path(config_file).read_text()
     assert "mlflow ui --backend-store-uri sqlite:///" in logger.describe()
 
 
@@ -166,7 +167,7 @@ def test_model_artifact_sha256_signature_and_example(tracking_uri, tiny_model_fi
     names = {a.path for a in client.list_artifacts(logger.run_id, "model")}
     assert names == {"model/model.keras", "model/signature.json", "model/input_example.npy"}
     signature = json.loads(
-        open(client.download_artifacts(logger.run_id, "model/signature.json")).read()
+        Path(client.download_artifacts(logger.run_id, "model/signature.json")).read_text()
     )
     assert "-1, 8, 8, 3" in signature["inputs"]
     stored = client.download_artifacts(logger.run_id, "model/input_example.npy")
@@ -178,7 +179,7 @@ def test_log_model_rejects_non_keras(tracking_uri, tmp_path):
     logger.start("bad", {}, tags={})
     weights = tmp_path / "model.h5"
     weights.write_bytes(b"x")
-    with pytest.raises(ValueError, match="'.keras' file"):
+    with pytest.raises(ValueError, match=r"'\.keras' file"):
         logger.log_model(weights)
     logger.finish("FAILED")
 

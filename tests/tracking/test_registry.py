@@ -88,7 +88,7 @@ def test_lower_is_better_metric(tracking_uri, tmp_path, logged_run):
 
 def test_register_errors_are_clear(tracking_uri, tmp_path, logged_run):
     run_id = logged_run(0.9)
-    with pytest.raises(ConfigError, match="no metric 'test_eer'.*test_roc_auc"):
+    with pytest.raises(ConfigError, match=r"no metric 'test_eer'.*test_roc_auc"):
         register_model(run_id, metric="eer", tracking_uri=tracking_uri)
     with pytest.raises(ConfigError, match="not found"):
         register_model("0" * 32, tracking_uri=tracking_uri)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -127,7 +126,7 @@ def test_grid_sweep_groups_children_and_prints_table(app, tracking_uri):
     }
     # the table: printed, sorted best first, logged on the parent run
     assert "Sweep comparison" in result.stdout
-    table_md = open(client.download_artifacts(parent.info.run_id, "comparison.md")).read()
+    table_md = Path(client.download_artifacts(parent.info.run_id, "comparison.md")).read_text()
     rows = [line for line in table_md.splitlines() if line.startswith("| ") and "job" not in line]
     assert [row.split("|")[3].strip() for row in rows] == [
         "a=2 b=y",
@@ -152,7 +151,7 @@ def test_failing_job_recorded_failed_others_kept(app, tracking_uri):
     parent = client.get_run(parent.info.run_id)
     assert parent.info.status == "FAILED"
     assert parent.data.tags["deepguard.failed_jobs"] == "1"
-    table_csv = open(client.download_artifacts(parent.info.run_id, "comparison.csv")).read()
+    table_csv = Path(client.download_artifacts(parent.info.run_id, "comparison.csv")).read_text()
     assert table_csv.splitlines()[-1].split(",")[1] == "FAILED"  # failed jobs listed last
 
 
