@@ -21,10 +21,17 @@ class Logger:
         config: dict[str, Any],
         tags: dict[str, str],
         run_id: str | None = None,
+        parent_run_id: str | None = None,
     ) -> None:
         """Open the run and record the resolved config (nested dict) and tags.
 
-        `run_id` names an earlier run of the same command to continue (crash recovery).
+        Args:
+            run_name: display name of the run.
+            config: the resolved config as a nested dict (or a DictConfig).
+            tags: string tags; `deepguard.tracking.sweep.job_tags_from_hydra` adds a sweep
+                job's overrides and its parent run.
+            run_id: resume this existing run instead of creating one (crash recovery).
+            parent_run_id: make the run a child of this run (a sweep's parent run).
         """
 
     def log_params(self, params: dict[str, Any]) -> None:

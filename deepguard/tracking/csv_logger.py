@@ -1,0 +1,106 @@
+"""`CSVLogger`: a run recorded as plain files in one folder (``logger=csv``), no MLflow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from deepguard.tracking.loading import file_sha256
+from deepguard.tracking.logger import Logger
+from deepguard.tracking.mlflow_logger import flatten_config
+from deepguard.tracking.run_status import FINISHED
+
+
+class CSVLogger(Logger):
+    """Writes ``metrics.csv`` (step, name, value), ``params.json``, ``run.json`` and artifacts.
+
+    Args:
+        save_dir: folder of the run (usually the Hydra output directory).
+
+    Example:
+        >>> logger = CSVLogger("outputs/run1")
+        >>> logger.start("run1", {"lr": 0.001}, tags={})
+        >>> logger.log_metrics({"val_loss": 0.3}, step=1)
+        >>> logger.finish()
+    """
+
+    def __init__(self, save_dir: str | Path = "."):
+        self.save_dir = Path(save_dir)
+        self.run_id: str | None = None
+        self._run: dict[str, Any] = {}
+
+    def start(
+        self,
+        run_name: str,
+        config: dict[str, Any],
+        tags: dict[str, str],
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id or run_name
+        self._run = {
+            "run_name": run_name,
+            "status": "RUNNING",
+            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+            "parent_run_id": parent_run_id,
+        }
+        self._write_run()
+        self.log_params(flatten_config(config))
+
+    def _write_run(self) -> None:
+        (self.save_dir / "run.json").write_text(json.dumps(self._run, indent=2))
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        path = self.save_dir / "params.json"
+        existing = json.loads(path.read_text()) if path.exists() else {}
+        existing.update({str(k): str(v) for k, v in params.items()})
+        path.write_text(json.dumps(existing, indent=2, sort_keys=True))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        path = self.save_dir / "metrics.csv"
+        new_file = not path.exists()
+        with open(path, "a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new_file:
+                writer.writerow(["step", "name", "value"])
+            for name, value in metrics.items():
+                value = float(value)
+                if math.isfinite(value):
+                    writer.writerow([int(step or 0), name, value])
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        path = Path(path)
+        target = self.save_dir / "artifacts" / (artifact_path or "")
+        if path.resolve().parent == target.resolve():
+            return  # already in place
+        target.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target / path.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, target / path.name)
+
+    def log_dataset(self, records: Any, name: str, digest: str, context: str) -> None:
+        datasets = self._run.setdefault("datasets", [])
+        datasets.append({"name": name, "digest": digest, "context": context, "rows": len(records)})
+        self._write_run()
+
+    def log_model(self, keras_path: str | Path, input_example: Any = None) -> None:
+        self._run["model"] = {
+            "path": str(Path(keras_path).resolve()),
+            "sha256": file_sha256(keras_path),
+        }
+        self._write_run()
+
+    def describe(self) -> str:
+        return f"run recorded as files in {self.save_dir.resolve()} (metrics.csv, params.json)"
+
+    def finish(self, status: str = FINISHED) -> None:
+        if self._run.get("status") != "RUNNING":
+            return
+        self._run["status"] = status
+        self._write_run()
