@@ -1,0 +1,124 @@
+"""Read image files into model-ready batches, the same way the data pipeline does.
+
+Decoding and resizing match `deepguard.data`: `tf.io.decode_image(channels=3,
+expand_animations=False)`, then `tf.image.resize` (bilinear, antialias) to the model's
+input size, float32 RGB in [0, 255]. Evaluation, robustness and prediction all read
+through here, so a clean score and a perturbed score differ only by the perturbation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+# Suffixes a folder scan picks up (case-insensitive); the decoder also reads GIF first frames.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+# A perturbation maps one decoded uint8 (H, W, 3) image to another uint8 image before the resize.
+Perturbation = Callable[[tf.Tensor, int], tf.Tensor]
+
+
+def decode_bytes(data: tf.Tensor | bytes) -> tf.Tensor:
+    """Decode JPEG/PNG/WebP/BMP/GIF bytes to a uint8 (H, W, 3) RGB tensor (first frame)."""
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def resize_to_model(image: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Resize a decoded image to (image_size, image_size, 3) float32 in [0, 255]."""
+    resized = tf.image.resize(image, (image_size, image_size), method="bilinear", antialias=True)
+    return tf.cast(resized, tf.float32)
+
+
+def model_image_size(model) -> int:
+    """The square input side of a detector, read from its input shape."""
+    shape = model.input_shape
+    if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:
+        raise ValueError(
+            f"expected a detector with a square RGB input (batch, S, S, 3); got input shape "
+            f"{shape}: build it with deepguard.models.build_detector"
+        )
+    return int(shape[1])
+
+
+def image_dataset(
+    paths: Sequence[str | Path],
+    image_size: int,
+    batch_size: int = 32,
+    perturbation: Perturbation | None = None,
+) -> tf.data.Dataset:
+    """A finite dataset of float32 batches (B, S, S, 3) for `paths`, in their order.
+
+    Args:
+        paths: image files; every one must decode (use `read_for_prediction` for untrusted files).
+        image_size: the model's input side S in pixels.
+        batch_size: images per batch.
+        perturbation: applied to the decoded uint8 image before the resize (robustness).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+
+    def load(path: tf.Tensor) -> tf.Tensor:
+        image = decode_bytes(tf.io.read_file(path))
+        if perturbation is not None:
+            image = perturbation(image, image_size)
+        return resize_to_model(image, image_size)
+
+    files = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    # deterministic=True keeps batches in the order of `paths` while decoding in parallel.
+    images = files.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return images.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def predict_probabilities(model, batches: Iterable) -> np.ndarray:
+    """Probabilities of fake for every image of `batches`, in order, as a float64 vector.
+
+    Args:
+        model: a Keras detector with one sigmoid output.
+        batches: an iterable of image batches (B, S, S, 3), or of `(images, labels)` pairs
+            such as `DataModule.test_dataset()` yields; only one batch is in memory at a time.
+
+    Example:
+        >>> probs = predict_probabilities(model, image_dataset(paths, 64))
+    """
+    chunks = []
+    for batch in batches:
+        images = batch[0] if isinstance(batch, tuple | list) else batch
+        chunks.append(np.asarray(model.predict_on_batch(images), dtype=np.float64).reshape(-1))
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float64)
+
+
+def read_for_prediction(path: str | Path, image_size: int) -> np.ndarray:
+    """Read one untrusted file into a float32 (S, S, 3) array; raise ValueError if unusable."""
+    try:
+        image = decode_bytes(tf.io.read_file(str(path)))
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, OSError) as error:
+        # TensorFlow's message names the formats it accepts; keep only its first line.
+        reason = str(error).split("[Op:")[0].strip().splitlines()[-1]
+        raise ValueError(f"cannot decode '{path}' as an image: {reason}") from None
+    if min(image.shape[0], image.shape[1]) < 1:
+        raise ValueError(f"image '{path}' has no pixels (shape {tuple(image.shape)})")
+    return resize_to_model(image, image_size).numpy()
+
+
+def iter_image_files(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Expand files and folders: yields `(path, is_image_suffix)`, folders recursively, sorted.
+
+    A file named explicitly is always yielded; inside folders only files with an image suffix
+    are, the others are yielded with `False` so the caller can report them as skipped.
+    """
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                yield child, child.suffix.lower() in IMAGE_SUFFIXES
+        elif path.exists():
+            yield path, True
+        else:
+            raise FileNotFoundError(
+                f"input '{path}' does not exist; pass an image file or a folder of images"
+            )
