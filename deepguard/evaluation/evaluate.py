@@ -119,19 +119,31 @@ def evaluate_model(
 
 def format_result(result: dict[str, Any]) -> str:
     """The metrics, per-generator and robustness tables as text for the console."""
-    metrics = pd.Series(result["metrics"]).to_string(float_format=lambda v: f"{v:.4f}")
+    metrics = "\n".join(
+        f"  {name:<24}{_number(value)}" for name, value in result["metrics"].items()
+    )
     parts = [
         "metrics:\n" + metrics,
-        "per generator:\n"
-        + result["per_generator"].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        "per generator:\n" + _table(result["per_generator"]),
     ]
     if result["robustness"] is not None:
         parts.append(
-            "robustness (same images, perturbed before the resize):\n"
-            + result["robustness"].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+            "robustness (same images, perturbed before the resize; parameter = JPEG quality, "
+            "blur sigma in pixels or down-scaling factor):\n" + _table(result["robustness"])
         )
     parts.append(f"report written to {result['out_dir']}")
     return "\n\n".join(parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.4f}"
+
+
+def _table(table: pd.DataFrame) -> str:
+    formatters = {"parameter": lambda v: "" if math.isnan(v) else f"{v:g}"}
+    return table.to_string(
+        index=False, float_format=lambda v: f"{v:.4f}", formatters=formatters, na_rep="nan"
+    )
 
 
 def resolve_threshold(threshold: float | None, metadata: dict[str, Any]) -> float:

@@ -8,6 +8,7 @@ through here, so a clean score and a perturbed score differ only by the perturba
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -97,8 +98,8 @@ def read_for_prediction(path: str | Path, image_size: int) -> np.ndarray:
     try:
         image = decode_bytes(tf.io.read_file(str(path)))
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, OSError) as error:
-        # TensorFlow's message names the formats it accepts; keep only its first line.
-        reason = str(error).split("[Op:")[0].strip().splitlines()[-1]
+        # Keep TensorFlow's reason (it names the formats it accepts), not its op plumbing.
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", str(error)).strip()
         raise ValueError(f"cannot decode '{path}' as an image: {reason}") from None
     if min(image.shape[0], image.shape[1]) < 1:
         raise ValueError(f"image '{path}' has no pixels (shape {tuple(image.shape)})")

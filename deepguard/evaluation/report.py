@@ -183,7 +183,9 @@ def _plot_curve(
     }
     figure = _figure()
     axes = figure.add_subplot()
-    axes.plot(curve[x], curve[y], drawstyle="steps-post", label=f"{area_name} = {area:.3f}")
+    # ROC points are joined by straight lines (ties); precision-recall by steps, as AP sums.
+    style = "default" if x == "fpr" else "steps-post"
+    axes.plot(curve[x], curve[y], drawstyle=style, label=f"{area_name} = {area:.3f}")
     if x == "fpr":
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axes.set(xlim=(0, 1), ylim=(0, 1.02), xlabel=names[x], ylabel=names[y])
