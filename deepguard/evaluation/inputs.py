@@ -99,7 +99,7 @@ def read_for_prediction(path: str | Path, image_size: int) -> np.ndarray:
         image = decode_bytes(tf.io.read_file(str(path)))
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, OSError) as error:
         # Keep TensorFlow's reason (it names the formats it accepts), not its op plumbing.
-        reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", str(error)).strip()
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", str(error), flags=re.DOTALL).strip()
         raise ValueError(f"cannot decode '{path}' as an image: {reason}") from None
     if min(image.shape[0], image.shape[1]) < 1:
         raise ValueError(f"image '{path}' has no pixels (shape {tuple(image.shape)})")

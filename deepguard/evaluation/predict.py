@@ -118,7 +118,8 @@ def predict_files(
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
     failed = int((~scored).sum())
-    log.info(
+    log.log(
+        logging.WARNING if failed else logging.INFO,
         "scored %d file(s), %d flagged fake at threshold %g, %d unreadable%s",
         int(scored.sum()),
         int((labels[scored] == "fake").sum()),

@@ -31,7 +31,8 @@ class RecordingLogger(Logger):
         self.calls.append(("log_metrics", metrics))
 
     def log_artifact(self, path, artifact_path=None):
-        self.calls.append(("log_artifact", Path(path), sorted(p.name for p in Path(path).iterdir())))
+        files = sorted(p.name for p in Path(path).iterdir())
+        self.calls.append(("log_artifact", Path(path), files))
 
     def finish(self, status="FINISHED"):
         self.calls.append(("finish", status))
@@ -131,7 +132,7 @@ def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
         "evaluate.py",
         f"model={model_file}",
         "data=under_test",
-        "limit=48",
+        "limit=32",
         "batch_size=16",
         f"hydra.run.dir={tmp_path / 'run'}",
         config_dir=extra_config_dir(tmp_path, data),

@@ -73,7 +73,7 @@ def test_recorded_threshold_is_used_unless_overridden(model_file, folder):
 
 
 def test_missing_input_and_empty_folder_are_explained(model_file, tmp_path):
-    with pytest.raises(FileNotFoundError, match="input '.*nowhere' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"input '.*nowhere' does not exist"):
         predict_files(model_file, tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.md").write_text("no images here")
