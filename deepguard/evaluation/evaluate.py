@@ -83,7 +83,9 @@ def evaluate_model(
     image_size = model_image_size(model)
     log.info("scoring %d %s images at %d px", len(records), split, image_size)
 
-    batches = image_dataset(records["path"], image_size, batch_size)
+    # The data scan marks files TensorFlow decodes wrongly (EXIF rotation, odd BMP modes).
+    use_pillow = (records["decoder"] == "pillow").tolist() if "decoder" in records else None
+    batches = image_dataset(records["path"], image_size, batch_size, use_pillow=use_pillow)
     probabilities = predict_probabilities(model, batches)
     labels = records["label"].astype(int).to_numpy()
     metrics = write_report(
@@ -100,7 +102,13 @@ def evaluate_model(
 
     if robustness:
         table = robustness_table(
-            model, records["path"], labels, threshold, batch_size, clean_probabilities=probabilities
+            model,
+            records["path"],
+            labels,
+            threshold,
+            batch_size,
+            clean_probabilities=probabilities,
+            use_pillow=use_pillow,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
         rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")

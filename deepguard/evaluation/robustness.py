@@ -137,6 +137,7 @@ def robustness_table(
     batch_size: int = 32,
     perturbations: Sequence[PerturbationSpec] = DEFAULT_PERTURBATIONS,
     clean_probabilities: np.ndarray | None = None,
+    use_pillow: Sequence[bool] | None = None,
 ) -> pd.DataFrame:
     """Accuracy, ROC AUC and AP on the clean images and after each perturbation.
 
@@ -147,6 +148,7 @@ def robustness_table(
         batch_size: images per batch; only one batch of pixels is in memory at a time.
         perturbations: the rows to compute, `DEFAULT_PERTURBATIONS` by default.
         clean_probabilities: the clean scores if already computed (saves one pass).
+        use_pillow: per file, decode with Pillow (the records' `decoder == "pillow"`).
 
     Returns:
         One row for `clean` and one per perturbation, with columns perturbation, parameter,
@@ -156,12 +158,12 @@ def robustness_table(
     labels = np.asarray(labels, dtype=np.int64)
     if clean_probabilities is None:
         clean_probabilities = predict_probabilities(
-            model, image_dataset(paths, image_size, batch_size)
+            model, image_dataset(paths, image_size, batch_size, use_pillow=use_pillow)
         )
     clean = compute_metrics(labels, clean_probabilities, threshold)
     rows = [{"perturbation": "clean", "parameter": float("nan")} | _row(clean, clean)]
     for spec in perturbations:
-        batches = image_dataset(paths, image_size, batch_size, perturbation=spec.build())
+        batches = image_dataset(paths, image_size, batch_size, spec.build(), use_pillow)
         scores = compute_metrics(labels, predict_probabilities(model, batches), threshold)
         rows.append(
             {"perturbation": spec.perturbation, "parameter": float(spec.parameter)}

@@ -41,6 +41,22 @@ def test_predict_probabilities_accepts_pairs_and_plain_batches(tmp_path):
     assert predict_probabilities(model, []).shape == (0,)
 
 
+def test_pillow_flag_applies_exif_rotation(tmp_path):
+    from PIL import Image
+
+    pixels = noise_image(np.random.default_rng(3), size=40)[:, :30]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "tagged.png", exif=exif)
+    upright = write_image(tmp_path / "upright.png", np.rot90(pixels, k=-1).copy())
+
+    batches = image_dataset([tmp_path / "tagged.png"] * 2, 16, 2, use_pillow=[True, False])
+    tagged, plain = next(iter(batches))
+    expected = next(iter(image_dataset([upright], 16)))[0]
+    np.testing.assert_allclose(tagged, expected, atol=1e-4)
+    assert np.abs(plain - expected).max() > 10  # TensorFlow alone ignores the tag
+
+
 def test_non_square_models_are_refused():
     import keras
 

@@ -40,7 +40,7 @@ def test_folder_is_scanned_recursively_and_bad_files_become_error_rows(model_fil
     ]
     rows = table.set_index(table["path"].map(lambda p: Path(p).name))
     bad = rows.loc["not_an_image.jpg"]
-    assert "cannot decode" in bad["error"] and "not_an_image.jpg" in bad["error"]
+    assert "is not an image" in bad["error"] and "not_an_image.jpg" in bad["error"]
     assert np.isnan(bad["probability_fake"]) and bad["label"] == ""
     good = rows.drop(index="not_an_image.jpg")
     assert (good["error"] == "").all()
@@ -105,3 +105,48 @@ def test_predict_script_writes_the_csv(model_file, folder, tmp_path):
     assert len(table) == 3
     assert (table["error"] != "").sum() == 1
     assert "skipped 1 file(s) without an image suffix" in done.stdout + done.stderr
+
+
+def test_exif_rotation_is_applied_like_the_data_pipeline(model_file, tmp_path):
+    from PIL import Image
+
+    pixels = noise_image(np.random.default_rng(3), size=40)[:, :30]  # 40 x 30, not square
+    upright = write_image(tmp_path / "upright.png", np.rot90(pixels, k=-1).copy())
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "tagged.png", exif=exif)
+
+    raw = write_image(tmp_path / "untagged.png", pixels)
+
+    table = predict_files(model_file, [upright, tmp_path / "tagged.png", raw])
+    scores = dict(
+        zip(table["path"].map(lambda p: Path(p).stem), table["probability_fake"], strict=True)
+    )
+    assert scores["tagged"] == pytest.approx(scores["upright"], abs=1e-6)
+    assert scores["untagged"] != pytest.approx(scores["upright"], abs=1e-6)  # the test can fail
+
+
+@pytest.mark.parametrize(
+    ("name", "save", "message"),
+    [
+        ("anim.png", lambda path: _gif(path), "is a GIF image; only JPEG, PNG, WEBP, BMP"),
+        ("empty.jpg", lambda path: path.write_bytes(b""), "is not an image"),
+        ("cut.jpg", lambda path: _truncated_jpeg(path), "cannot decode"),
+    ],
+)
+def test_unusable_files_are_error_rows(model_file, tmp_path, name, save, message):
+    save(tmp_path / name)
+    table = predict_files(model_file, tmp_path / name)
+    assert message in table["error"].iloc[0]
+    assert np.isnan(table["probability_fake"].iloc[0])
+
+
+def _gif(path):
+    from PIL import Image
+
+    Image.fromarray(smooth_image(np.random.default_rng(0))).save(path, format="GIF")
+
+
+def _truncated_jpeg(path):
+    write_image(path, noise_image(np.random.default_rng(0)))
+    path.write_bytes(path.read_bytes()[:300])
