@@ -1,0 +1,19 @@
+"""Score image files and folders (recursively) into a CSV of probabilities of fake.
+
+python scripts/predict.py model=models:/deepguard@champion inputs=photos/ out=scores.csv
+"""
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    from deepguard.evaluation import predict_files
+
+    inputs = OmegaConf.to_object(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else cfg.inputs
+    predict_files(cfg.model, inputs, cfg.out, cfg.threshold, cfg.batch_size)
+
+
+if __name__ == "__main__":
+    main()
