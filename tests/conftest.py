@@ -40,6 +40,8 @@ def compose_config(config_name: str, overrides: list[str], root: Path):
         cfg.hydra.runtime.cwd = str(root)
         cfg.hydra.job.override_dirname = ",".join(overrides)
     HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as in @hydra.main: the task sees its config without the hydra node
     return cfg
 
 

@@ -76,8 +76,9 @@ class CSVLogger(Logger):
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         path = Path(path)
         target = self.save_dir / "artifacts" / (artifact_path or "")
-        if path.resolve().parent == target.resolve():
-            return  # already in place
+        save_dir = self.save_dir.resolve()
+        if path.resolve() == save_dir or save_dir in path.resolve().parents:
+            return  # already inside the run folder (copying would recurse into itself)
         target.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             shutil.copytree(path, target / path.name, dirs_exist_ok=True)

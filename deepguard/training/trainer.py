@@ -287,7 +287,8 @@ class Trainer:
         """Every evaluation metric on the test split, written to `out_dir` and the logger."""
         from deepguard.evaluation import evaluate_model
 
-        return evaluate_model(
+        limit = self.limit_test_batches * datamodule.batch_size if self.limit_test_batches else None
+        result = evaluate_model(
             model,
             datamodule,
             split="test",
@@ -295,8 +296,9 @@ class Trainer:
             threshold=threshold,
             robustness=robustness,
             logger=self.logger,
-            limit_batches=self.limit_test_batches,
+            limit=limit,
         )
+        return result["metrics"]
 
     def predict(self, model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
         """Probabilities of fake for every image of a dataset of images (or image, label)."""

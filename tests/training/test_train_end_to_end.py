@@ -24,7 +24,7 @@ TINY = [
 ]
 
 
-def tiny_synthetic(n_per_class: int = 24) -> list[str]:
+def tiny_synthetic(n_per_class: int = 48) -> list[str]:
     return [f"data.synthetic.n_per_class={n_per_class}", "data.synthetic.image_size=32"]
 
 
