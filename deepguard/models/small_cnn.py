@@ -23,6 +23,7 @@ def SmallCNN(
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
     filters: tuple[int, ...] = (32, 64, 128, 256),
+    batch_norm_momentum: float = 0.9,
     name: str = "small_cnn",
 ) -> keras.Model:
     """Build the small CNN: per block Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2.
@@ -37,6 +38,9 @@ def SmallCNN(
         classes: classifier width when include_top is True.
         classifier_activation: activation of that classifier.
         filters: channels of each block; the feature map is 1/2**len(filters) of the input.
+        batch_norm_momentum: decay of BatchNorm's moving statistics. 0.9 rather than Keras'
+            0.99: small datasets give few steps per epoch, and the moving statistics must
+            settle within an epoch or two, or validation sees a different scale than training.
         name: model name.
 
     Example:
@@ -59,7 +63,9 @@ def SmallCNN(
         x = keras.layers.Conv2D(
             channels, 3, padding="same", use_bias=False, name=f"block{block}_conv"
         )(x)
-        x = keras.layers.BatchNormalization(name=f"block{block}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name=f"block{block}_bn")(
+            x
+        )
         x = keras.layers.ReLU(name=f"block{block}_relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     if include_top:

@@ -34,6 +34,7 @@ MODEL_FILENAME = "model.keras"
 MODEL_SHA256_TAG = "deepguard.model_sha256"
 DATA_DIGEST_TAG = "deepguard.data_digest"
 PARENT_RUN_TAG = "mlflow.parentRunId"
+MLFLOW_DIGEST_CHARS = 36
 
 
 def flatten_config(config: Any) -> dict[str, str]:
@@ -235,7 +236,10 @@ class MLflowLogger(Logger):
         source = _dataset_source(records)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # source-type ambiguity and integer-column hints
-            dataset = mlflow.data.from_pandas(records, source=source, name=name, digest=digest)
+            # MLflow caps dataset digests at 36 characters; the full one goes in the tags.
+            dataset = mlflow.data.from_pandas(
+                records, source=source, name=name, digest=digest[:MLFLOW_DIGEST_CHARS]
+            )
             entity = Dataset(**dataset.to_dict())
         self.client.log_inputs(
             self.run_id,
