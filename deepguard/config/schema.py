@@ -40,6 +40,13 @@ class EvaluationConfig:
 
 
 @dataclass
+class RegistryConfig:
+    enabled: bool = True
+    name: str = "deepguard"
+    metric: str = "roc_auc"
+
+
+@dataclass
 class TrainConfig:
     task_name: str = "train"
     seed: int = 42
@@ -48,6 +55,7 @@ class TrainConfig:
     ckpt_path: str | None = None
     optimized_metric: str = "val_auc"
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
     paths: Any = MISSING
     data: Any = MISSING
     augmentation: Any = None

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from deepguard.tracking.loading import load_keras_file
 from deepguard.tracking.logger import Logger, NullLogger
+from deepguard.tracking.mlflow_logger import MLflowLogger
+from deepguard.tracking.registry import register_model
+from deepguard.tracking.run_status import ended_run_guard, install_sigterm_handler
+from deepguard.tracking.sweep import job_tags_from_hydra
 from deepguard.training.runtime import precision_policy, seed_everything
 from deepguard.training.trainer import Trainer
-
-
-class RunKilled(BaseException):
-    """Raised in the main thread when the process receives SIGTERM, so the run ends KILLED."""
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -41,7 +39,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     logger = build_logger(cfg)
     trainer = build_trainer(cfg, logger)
     start_run(cfg, logger, trainer)
-    with failure_funnel(logger):
+    install_sigterm_handler()  # `kill <pid>` ends the run KILLED rather than leaving it RUNNING
+    with ended_run_guard(logger):
         prepare_data(datamodule, logger, output_dir)
         model = build_model(cfg, trainer)
         trainer.fit(
@@ -57,6 +56,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_model(model_path, input_example=example_input(datamodule))
         metrics |= best_validation_metrics(trainer.history)
         report(metrics, model_path, logger)
+    register(cfg, logger)
     return metrics
 
 
@@ -182,54 +182,40 @@ def default_run_name(cfg: DictConfig) -> str:
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
-    """Backbone, data and the Hydra group choices, plus the user's own tags."""
+    """Backbone, the Hydra group choices, the job's overrides and sweep, the user's tags."""
     tags = {"backbone": str(cfg.backbone.name), "task": str(cfg.task_name)}
-    with contextlib.suppress(ValueError):  # no Hydra context when called from plain Python
-        from hydra.core.hydra_config import HydraConfig
-
+    if HydraConfig.initialized():
         choices = HydraConfig.get().runtime.choices
         tags |= {
             f"choice.{group}": str(choice)
             for group, choice in choices.items()
-            if not group.startswith("hydra/")
+            if not group.startswith("hydra")
         }
-        overrides = HydraConfig.get().overrides.task
-        tags["overrides"] = " ".join(overrides)[:5000]
+    tags |= job_tags_from_hydra()
     return tags | {str(key): str(value) for key, value in (cfg.tags or {}).items()}
 
 
-@contextlib.contextmanager
-def failure_funnel(logger: Logger) -> Iterator[None]:
-    """The one place that catches everything: the run ends FINISHED, KILLED or FAILED.
+def in_sweep() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
-    SIGTERM becomes `RunKilled` so that `kill <pid>` ends the run as KILLED; the error is
-    always re-raised after the status is recorded.
+
+def register(cfg: DictConfig, logger: Logger) -> dict | None:
+    """Register the run's model as `challenger`; `champion` moves only if it is better.
+
+    Sweep jobs are not registered one by one: `scripts/register.py sweep=<id>` registers
+    the best job of a sweep.
     """
-    previous_handler = _raise_on_sigterm()
-    try:
-        yield
-    except (KeyboardInterrupt, RunKilled):
-        logger.finish("KILLED")
-        raise
-    except BaseException:
-        logger.finish("FAILED")
-        raise
-    else:
-        logger.finish("FINISHED")
-    finally:
-        _restore_sigterm(previous_handler)
-
-
-def _raise_on_sigterm() -> Any:
-    def handler(signum, frame):
-        raise RunKilled(f"received signal {signum}")
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a worker thread): leave signals alone
+    if not cfg.registry.enabled or not isinstance(logger, MLflowLogger) or in_sweep():
         return None
-
-
-def _restore_sigterm(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+    outcome = register_model(
+        logger.run_id,
+        name=cfg.registry.name,
+        metric=cfg.registry.metric,
+        tracking_uri=logger.tracking_uri,
+    )
+    print(
+        f"Registry:   {outcome['name']} version {outcome['version']} "
+        f"(aliases moved: {', '.join(outcome['aliases_moved'])}; {outcome['reason']}); "
+        f"load it as models:/{outcome['name']}/{outcome['version']}"
+    )
+    return outcome

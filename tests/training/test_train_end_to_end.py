@@ -64,7 +64,9 @@ def test_bad_files_are_skipped_and_listed(compose_train, tmp_path):
     for label, color in (("real", (200, 120, 90)), ("fake", (90, 120, 200))):
         (folder / label).mkdir(parents=True)
         for i in range(12):
-            Image.new("RGB", (40, 40), tuple(c + i for c in color)).save(folder / label / f"{i}.png")
+            Image.new("RGB", (40, 40), tuple(c + i for c in color)).save(
+                folder / label / f"{i}.png"
+            )
     (folder / "real" / "empty.jpg").write_bytes(b"")
     jpeg = folder / "fake" / "0.png"
     Image.open(jpeg).save(folder / "fake" / "truncated.jpg", quality=95)
@@ -74,7 +76,11 @@ def test_bad_files_are_skipped_and_listed(compose_train, tmp_path):
     cfg = compose_train(*TINY, "data=folder", f"data.root={folder}", "data.max_bad_fraction=0.2")
     train(cfg)
     listed = pd.read_csv(Path(cfg.paths.output_dir) / "quarantine.csv")
-    assert sorted(Path(p).name for p in listed["path"]) == ["empty.jpg", "notes.jpg", "truncated.jpg"]
+    assert sorted(Path(p).name for p in listed["path"]) == [
+        "empty.jpg",
+        "notes.jpg",
+        "truncated.jpg",
+    ]
 
 
 def test_misspelt_backbone_fails_at_once_listing_the_backbones():
