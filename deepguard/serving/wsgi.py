@@ -7,6 +7,7 @@ TensorFlow is never imported in the master process.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -90,3 +91,40 @@ def serve(
         "preload_app": False,  # load TensorFlow and the model after the fork, per worker
     }
     GunicornApplication(settings, options).run()
+
+
+# conf/serve.yaml keys that configure the server process rather than the app.
+_SERVER_KEYS = {
+    "host": "host",
+    "port": "port",
+    "workers": "workers",
+    "threads": "threads",
+    "timeout": "timeout_s",
+    "graceful_timeout": "graceful_timeout_s",
+    "keepalive": "keepalive_s",
+    "max_requests": "max_requests",
+    "server": "server",
+}
+
+
+def split_config(cfg: Mapping[str, Any]) -> tuple[ServeSettings, dict[str, Any]]:
+    """`ServeSettings` and `serve` keyword arguments from a `conf/serve.yaml` mapping.
+
+    Raises:
+        ValueError: an unknown key, with the known ones listed.
+    """
+    values = dict(cfg)
+    values.pop("tracking_uri", None)
+    server = {name: values.pop(key) for key, name in _SERVER_KEYS.items() if key in values}
+    values["model_uri"] = str(values.pop("model", "") or "")
+    return ServeSettings.from_mapping(values), server
+
+
+def serve_config(cfg: Mapping[str, Any]) -> None:
+    """Serve what a resolved `conf/serve.yaml` describes (the body of `scripts/serve.py`)."""
+    if cfg.get("tracking_uri"):
+        import mlflow  # only registry and run URIs need it
+
+        mlflow.set_tracking_uri(cfg["tracking_uri"])
+    settings, server = split_config(cfg)
+    serve(settings, **server)

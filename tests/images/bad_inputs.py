@@ -60,6 +60,18 @@ def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
     )
 
 
+def text_after_pixels(png: bytes) -> bytes:
+    """Move a PNG's tEXt chunks after its IDAT chunks (read only while decoding)."""
+    chunks, position = [], 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        chunks.append(png[position : position + 12 + length])
+        position += 12 + length
+    text = [chunk for chunk in chunks if chunk[4:8] == b"tEXt"]
+    rest = [chunk for chunk in chunks if chunk[4:8] != b"tEXt"]
+    return png[:8] + b"".join(rest[:-1] + text + rest[-1:])
+
+
 def zip_bytes() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -99,6 +111,12 @@ def bad_inputs() -> list[BadInput]:
         BadInput("20000x20000 png bomb", png_bomb(), 413, pixels, "bomb.png"),
         BadInput("5000x5000 png bomb", png_bomb(5000, 5000), 413, pixels, "bomb.png"),
         BadInput("png 2 MB text chunk", encode(small, "PNG", pnginfo=big_text), 400, meta),
+        BadInput(
+            "png text chunk after pixels",
+            text_after_pixels(encode(small, "PNG", pnginfo=big_text)),
+            400,
+            meta,
+        ),
         BadInput("png zTXt bomb", encode(small, "PNG", pnginfo=text_bomb), 400, meta),
         BadInput("1x1", encode(Image.new("RGB", (1, 1)), "PNG"), 422, "too_small"),
         BadInput("1x100000", encode(Image.new("L", (100000, 1)), "PNG"), 422, "too_small"),
