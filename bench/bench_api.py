@@ -204,7 +204,7 @@ class Server:
             try:
                 if requests.get(f"{self.base}/v1/health/ready", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or slow while TensorFlow imports
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"server not ready after {timeout_s} s; see {self.log.name}")

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from deepguard.errors import ImageInputError
 from deepguard.images import centre_crop, decode_image, to_model_input
@@ -55,7 +56,7 @@ def create_app(
         settings = ServeSettings.from_mapping(settings)
     app = Flask("deepguard.serving", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
-    app.json.sort_keys = False
+    app.json = _JSONInOrder(app)
 
     state = ModelState(settings.model_uri, loader, settings.threshold)
     metrics = ServingMetrics(lambda: state.ready)
@@ -131,8 +132,8 @@ def create_app(
             else:
                 metrics.predictions.labels(item["label"]).inc()
         if len(items) == 1 and "error" in items[0]:
-            error = items[0]["error"]
-            return error_response(error["status"], error["code"], error["message"])
+            failure = items[0]["error"]
+            return error_response(failure["status"], failure["code"], failure["message"])
         return jsonify(
             predictions=items,
             model=state.describe(),
@@ -178,6 +179,12 @@ def _score(
             if explain:
                 items[index]["explain"] = fft_views(crops[slot])
     return items
+
+
+class _JSONInOrder(DefaultJSONProvider):
+    """JSON answers keep the order they are written in (predictions before model facts)."""
+
+    sort_keys = False
 
 
 def error_response(
@@ -243,7 +250,7 @@ def _install_error_handlers(app: Flask) -> None:
             return error_response(413, "payload_too_large", message)
         if status == 404:
             message = f"no endpoint at {request.path}; see /openapi.json for the endpoints"
-        elif status == 405:
+        elif isinstance(error, MethodNotAllowed):
             allowed = ", ".join(sorted(error.valid_methods or []))
             message = f"{request.method} is not allowed on {request.path}; use {allowed}"
         else:

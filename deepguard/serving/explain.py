@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 
 import numpy as np
@@ -19,7 +20,8 @@ def fft_views(crop: np.ndarray) -> dict:
         ``{"crop_side": S, "spectrum_png": base64, "profile_png": base64,
         "profile": [float, ...]}``
     """
-    from deepguard import spectral  # the spectral module computes; this one only draws
+    # The spectral module computes (imported on first use); this one only draws.
+    spectral = importlib.import_module("deepguard.spectral")
 
     images = crop[None].astype(np.float32)
     spectrum = np.asarray(spectral.log_magnitude_spectrum(images))[0]

@@ -41,7 +41,12 @@ class ModelState:
 
     @property
     def image_size(self) -> int:
-        return self.loaded.image_size
+        return self._require_loaded().image_size
+
+    def _require_loaded(self) -> LoadedModel:
+        if self.loaded is None:
+            raise RuntimeError(f"model {self.uri} is {self.status}, not ready")
+        return self.loaded
 
     def start(self) -> None:
         """Load in a daemon thread, so the worker answers liveness meanwhile."""
@@ -104,5 +109,5 @@ class ModelState:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities of fake, shape ``(N,)``, for a float32 ``(N, S, S, 3)`` batch."""
-        output = self.loaded.model.predict_on_batch(batch)
+        output = self._require_loaded().model.predict_on_batch(batch)
         return np.asarray(output, dtype=np.float64).reshape(len(batch), -1)[:, 0]

@@ -32,7 +32,7 @@ def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180) -> 
         try:
             if requests.get(f"{base}/v1/health/ready", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or slow while TensorFlow imports
             pass
         time.sleep(0.5)
     raise AssertionError(f"server not ready within {timeout_s} s")
