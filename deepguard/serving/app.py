@@ -1,0 +1,271 @@
+"""The Flask application factory of the DeepGuard API.
+
+One app per worker process: it loads the model once (in the background), bounds the
+predictions computed at once, and answers every error as JSON
+``{"error": {"status", "code", "message"}, "request_id"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from deepguard.errors import ImageInputError
+from deepguard.images import centre_crop, decode_image, to_model_input
+from deepguard.serving.explain import fft_views
+from deepguard.serving.metrics import ServingMetrics
+from deepguard.serving.model_state import ModelState
+from deepguard.serving.openapi import openapi_document
+from deepguard.serving.payload import RequestError, Upload, read_uploads
+from deepguard.serving.settings import ServeSettings
+from deepguard.tracking.loading import LoadedModel, load_model
+
+log = logging.getLogger("deepguard.serving")
+access_log = logging.getLogger("deepguard.serving.access")
+
+# An incoming X-Request-ID is echoed only if it is short and plain (it goes into logs).
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def create_app(
+    settings: ServeSettings | Mapping[str, Any],
+    loader: Callable[[str], LoadedModel] = load_model,
+) -> Flask:
+    """Build the API for one worker.
+
+    Args:
+        settings: a `ServeSettings` or a mapping of its fields (``model_uri`` required).
+        loader: the function that loads ``model_uri`` (the project's safe loader).
+
+    Example:
+        >>> app = create_app({"model_uri": "models:/deepguard@champion"})
+        >>> app.test_client().get("/v1/health/live").status_code
+        200
+    """
+    if not isinstance(settings, ServeSettings):
+        settings = ServeSettings.from_mapping(settings)
+    app = Flask("deepguard.serving", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json = _JSONInOrder(app)
+
+    state = ModelState(settings.model_uri, loader, settings.threshold)
+    metrics = ServingMetrics(lambda: state.ready)
+    slots = threading.BoundedSemaphore(settings.max_concurrency)
+    app.extensions["deepguard"] = {"state": state, "metrics": metrics, "settings": settings}
+
+    _install_request_hooks(app, state, metrics)
+    _install_error_handlers(app)
+
+    @app.get("/v1/health/live")
+    def live():
+        return jsonify(status="alive", request_id=g.request_id)
+
+    @app.get("/v1/health/ready")
+    def ready():
+        if state.ready:
+            return jsonify(status="ready", model=state.describe(), request_id=g.request_id)
+        return _not_ready(state, with_status=True)
+
+    @app.get("/v1/model")
+    def model_info():
+        if not state.ready:
+            return _not_ready(state)
+        size = state.image_size
+        return jsonify(
+            **state.describe(),
+            input_size=[size, size, 3],
+            threshold=state.threshold,
+            metrics=state.test_metrics(),
+            request_id=g.request_id,
+        )
+
+    @app.get("/metrics")
+    def prometheus_metrics():
+        return Response(metrics.exposition(), mimetype=None, content_type=metrics.content_type)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(openapi_document(settings))
+
+    @app.post("/v1/predict")
+    def predict():
+        if not state.ready:
+            return _not_ready(state)
+        explain = request.args.get("explain")
+        if explain not in (None, "fft"):
+            return error_response(
+                400, "invalid_explain", f"explain={explain!r} is unknown; use explain=fft"
+            )
+        try:
+            uploads = read_uploads(request, settings.max_batch)
+        except RequestError as error:
+            return error_response(error.status, error.code, str(error))
+        # Decoding and the model call both hold a slot: they bound CPU and memory together.
+        if not slots.acquire(timeout=settings.queue_timeout_s):
+            metrics.shed.inc()
+            return error_response(
+                503,
+                "overloaded",
+                f"all {settings.max_concurrency} prediction slots stayed busy for "
+                f"{settings.queue_timeout_s:g} s; retry after {settings.retry_after_s} s",
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
+        metrics.in_flight.inc()
+        try:
+            items = _score(uploads, state, settings, explain == "fft")
+        finally:
+            metrics.in_flight.dec()
+            slots.release()
+        for item in items:
+            if "error" in item:
+                metrics.image_errors.labels(item["error"]["code"]).inc()
+            else:
+                metrics.predictions.labels(item["label"]).inc()
+        if len(items) == 1 and "error" in items[0]:
+            failure = items[0]["error"]
+            return error_response(failure["status"], failure["code"], failure["message"])
+        return jsonify(
+            predictions=items,
+            model=state.describe(),
+            threshold=state.threshold,
+            request_id=g.request_id,
+        )
+
+    if settings.load_in_background:
+        state.start()
+    else:
+        state.load()
+    return app
+
+
+def _score(
+    uploads: list[Upload], state: ModelState, settings: ServeSettings, explain: bool
+) -> list[dict]:
+    """Decode every upload, score the good ones in one model call, keep order and errors."""
+    items: list[dict[str, Any]] = []
+    inputs, positions, crops = [], [], []
+    for index, upload in enumerate(uploads):
+        item: dict[str, Any] = {"index": index, "filename": upload.name}
+        items.append(item)
+        try:
+            if upload.error is not None:
+                raise upload.error
+            rgb = decode_image(upload.data, settings.limits)
+        except ImageInputError as error:
+            item["error"] = {"status": error.status, "code": error.code, "message": str(error)}
+            continue
+        inputs.append(to_model_input(rgb, state.image_size))
+        positions.append(index)
+        if explain:
+            crops.append(np.array(centre_crop(rgb, settings.explain_max_side)))
+    if inputs:
+        probabilities = state.predict(np.stack(inputs))
+        for slot, (index, probability) in enumerate(zip(positions, probabilities, strict=True)):
+            items[index].update(
+                probability_fake=float(probability),
+                label="fake" if probability >= state.threshold else "real",
+                threshold=state.threshold,
+            )
+            if explain:
+                items[index]["explain"] = fft_views(crops[slot])
+    return items
+
+
+class _JSONInOrder(DefaultJSONProvider):
+    """JSON answers keep the order they are written in (predictions before model facts)."""
+
+    sort_keys = False
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+):
+    """The one error shape: ``{"error": {status, code, message}, "request_id"}`` (after the
+    ``extra`` fields, such as a health ``status``)."""
+    error = {"status": status, "code": code, "message": message}
+    response = jsonify({**(extra or {}), "error": error, "request_id": g.request_id})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _not_ready(state: ModelState, with_status: bool = False):
+    extra = {"status": state.status} if with_status else None
+    if state.status == "failed":
+        message = f"the model did not load: {state.reason}"
+        return error_response(503, "model_load_failed", message, extra=extra)
+    message = "the model is still loading; retry shortly"
+    return error_response(503, "model_loading", message, {"Retry-After": "2"}, extra)
+
+
+def _install_request_hooks(app: Flask, state: ModelState, metrics: ServingMetrics) -> None:
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response):
+        latency_s = time.perf_counter() - g.get("started", time.perf_counter())
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(latency_s)
+        access_log.info(
+            "request_id=%s method=%s path=%s status=%d latency_ms=%.1f model_version=%s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            response.status_code,
+            latency_s * 1000,
+            state.describe()["version"] or state.describe()["name"] or "-",
+        )
+        return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        if status == 413:
+            message = (
+                f"the request body is larger than the limit of "
+                f"{app.config['MAX_CONTENT_LENGTH']:,} bytes; send fewer or smaller images"
+            )
+            return error_response(413, "payload_too_large", message)
+        if status == 404:
+            message = f"no endpoint at {request.path}; see /openapi.json for the endpoints"
+        elif isinstance(error, MethodNotAllowed):
+            allowed = ", ".join(sorted(error.valid_methods or []))
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        else:
+            message = error.description or error.name
+        code = re.sub(r"\W+", "_", error.name.lower()).strip("_")
+        headers = dict(error.get_headers()) if status == 405 else {}
+        headers.pop("Content-Type", None)
+        return error_response(status, code, message, headers)
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception):
+        log.exception("unhandled error, request_id=%s", g.get("request_id", "-"))
+        return error_response(
+            500,
+            "internal_error",
+            f"an internal error occurred; quote request id {g.get('request_id', '-')} "
+            "when reporting it",
+        )

@@ -1,0 +1,218 @@
+"""The OpenAPI 3 document of the API, written as data (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepguard.serving.settings import ServeSettings
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = _json(_ref("ErrorResponse"), "An error, as JSON")
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["status", "code", "message"],
+        "properties": {
+            "status": {"type": "integer", "example": 415},
+            "code": {"type": "string", "example": "not_an_image"},
+            "message": {"type": "string", "description": "what was wrong and how to fix it"},
+        },
+    },
+    "ErrorResponse": {
+        "type": "object",
+        "required": ["error", "request_id"],
+        "properties": {"error": _ref("Error"), "request_id": {"type": "string"}},
+    },
+    "ModelRef": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "nullable": True},
+            "version": {"type": "string", "nullable": True},
+            "alias": {"type": "string", "nullable": True},
+            "sha256": {"type": "string", "nullable": True},
+        },
+    },
+    "Explanation": {
+        "type": "object",
+        "properties": {
+            "crop_side": {"type": "integer", "description": "side of the centred crop, px"},
+            "spectrum_png": {
+                "type": "string",
+                "format": "byte",
+                "description": "centred log-magnitude spectrum",
+            },
+            "profile_png": {
+                "type": "string",
+                "format": "byte",
+                "description": "azimuthal profile plot",
+            },
+            "profile": {"type": "array", "items": {"type": "number"}},
+        },
+    },
+    "Prediction": {
+        "type": "object",
+        "required": ["index"],
+        "properties": {
+            "index": {"type": "integer"},
+            "filename": {"type": "string", "nullable": True},
+            "probability_fake": {"type": "number", "minimum": 0, "maximum": 1},
+            "label": {"type": "string", "enum": ["fake", "real"]},
+            "threshold": {"type": "number"},
+            "explain": _ref("Explanation"),
+            "error": _ref("Error"),
+        },
+    },
+    "PredictResponse": {
+        "type": "object",
+        "required": ["predictions", "model", "threshold", "request_id"],
+        "properties": {
+            "predictions": {"type": "array", "items": _ref("Prediction")},
+            "model": _ref("ModelRef"),
+            "threshold": {"type": "number"},
+            "request_id": {"type": "string"},
+        },
+    },
+    "ModelInfo": {
+        "allOf": [
+            _ref("ModelRef"),
+            {
+                "type": "object",
+                "properties": {
+                    "input_size": {"type": "array", "items": {"type": "integer"}},
+                    "threshold": {"type": "number"},
+                    "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                },
+            },
+        ]
+    },
+    "Health": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["alive", "ready", "loading", "failed"]},
+            "model": _ref("ModelRef"),
+            "error": _ref("Error"),
+            "request_id": {"type": "string"},
+        },
+    },
+}
+
+
+def openapi_document(settings: ServeSettings) -> dict[str, Any]:
+    """The OpenAPI 3.0 description of every endpoint `create_app` serves."""
+    limits = settings.limits
+    images = {"type": "array", "items": {"type": "string", "format": "binary"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "DeepGuard API",
+            "version": "1",
+            "description": "Probability that a face image is AI-generated.",
+        },
+        "paths": {
+            "/v1/predict": {
+                "post": {
+                    "summary": "Score one or several images",
+                    "description": (
+                        f"Up to {settings.max_batch} images, {limits.max_bytes} bytes and "
+                        f"{limits.max_pixels} pixels each, formats "
+                        f"{', '.join(limits.allowed_formats)}. "
+                        "A request with one image answers that image's error status; a batch "
+                        "answers 200 with an `error` in each refused item."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "explain",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["fft"]},
+                            "description": "add the spectrum views of each image as PNG",
+                        },
+                        {
+                            "name": "X-Request-ID",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {"type": "object", "properties": {"file": images}}
+                            },
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["images"],
+                                    "properties": {
+                                        "images": {
+                                            "type": "array",
+                                            "items": {"type": "string", "format": "byte"},
+                                        }
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("PredictResponse"), "Scores (and per-item errors)"),
+                        **{str(code): _ERROR for code in (400, 413, 415, 422, 500)},
+                        "503": _json(
+                            _ref("ErrorResponse"),
+                            "Model not ready, or overloaded (see Retry-After)",
+                        ),
+                    },
+                }
+            },
+            "/v1/health/live": {
+                "get": {
+                    "summary": "Liveness: the process answers",
+                    "responses": {"200": _json(_ref("Health"), "Alive")},
+                }
+            },
+            "/v1/health/ready": {
+                "get": {
+                    "summary": "Readiness: the model is loaded",
+                    "responses": {
+                        "200": _json(_ref("Health"), "Ready"),
+                        "503": _json(_ref("Health"), "Loading, or failed with the reason"),
+                    },
+                }
+            },
+            "/v1/model": {
+                "get": {
+                    "summary": "The loaded model and its recorded test metrics",
+                    "responses": {"200": _json(_ref("ModelInfo"), "Model"), "503": _ERROR},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this worker",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {
+                        "200": _json({"type": "object"}, "OpenAPI 3 document"),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": _SCHEMAS},
+    }

@@ -1,0 +1,98 @@
+"""Read the images of a `/v1/predict` request: multipart ``file`` parts or JSON base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from flask import Request
+
+from deepguard.errors import ImageInputError
+
+
+class RequestError(Exception):
+    """The request as a whole is unusable (the answer is one error, not per-item ones)."""
+
+    def __init__(self, message: str, *, status: int, code: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass
+class Upload:
+    """One image of the request: its bytes, or why its bytes could not be read."""
+
+    name: str | None
+    data: bytes = b""
+    error: ImageInputError | None = None
+
+
+_HOW_TO_SEND = (
+    "send images as multipart field 'file' (curl -F file=@face.jpg ...) or as JSON "
+    '{"images": ["<base64>", ...]}'
+)
+
+
+def read_uploads(request: Request, max_batch: int) -> list[Upload]:
+    """The images of a request, in order.
+
+    Raises:
+        RequestError: no image, too many images, malformed JSON or an unknown body type.
+    """
+    if request.mimetype == "multipart/form-data":
+        uploads = [
+            Upload(part.filename or None, part.read()) for part in request.files.getlist("file")
+        ]
+    elif request.is_json:
+        uploads = _json_uploads(request)
+    else:
+        raise RequestError(
+            f"unsupported request body type '{request.mimetype or 'none'}'; {_HOW_TO_SEND}",
+            status=415,
+            code="unsupported_media_type",
+        )
+    if not uploads:
+        raise RequestError(
+            f"the request holds no image; {_HOW_TO_SEND}", status=400, code="missing_file"
+        )
+    if len(uploads) > max_batch:
+        raise RequestError(
+            f"the request holds {len(uploads)} images, more than the limit of {max_batch}; "
+            "split it into several requests",
+            status=413,
+            code="batch_too_large",
+        )
+    return uploads
+
+
+def _json_uploads(request: Request) -> list[Upload]:
+    body = request.get_json(silent=True)
+    images = body.get("images") if isinstance(body, dict) else None
+    if not isinstance(images, list) or not all(isinstance(item, str) for item in images):
+        raise RequestError(
+            "the JSON body must be an object with a list of base64 strings under 'images'; "
+            + _HOW_TO_SEND,
+            status=400,
+            code="invalid_json",
+        )
+    return [_base64_upload(index, text) for index, text in enumerate(images)]
+
+
+def _base64_upload(index: int, text: str) -> Upload:
+    name = f"images[{index}]"
+    if text.startswith("data:") and "," in text:  # a data URL: data:image/png;base64,....
+        text = text.split(",", 1)[1]
+    try:
+        return Upload(name, base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError) as error:
+        return Upload(
+            name,
+            error=ImageInputError(
+                f"{name} is not valid base64 ({error}); encode the file's bytes with standard "
+                "base64 (base64 -w0 face.jpg)",
+                status=400,
+                code="invalid_base64",
+            ),
+        )
