@@ -71,7 +71,9 @@ def _common_size(frame: pd.DataFrame, image_size) -> tuple[int, int] | None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         return int(size[0]), int(size[1])
     if {"width", "height"} <= set(frame.columns):
-        (height, width), _ = Counter(zip(frame["height"], frame["width"])).most_common(1)[0]
+        (height, width), _ = Counter(zip(frame["height"], frame["width"], strict=True)).most_common(
+            1
+        )[0]
         return int(height), int(width)
     return None  # decided by the first image
 

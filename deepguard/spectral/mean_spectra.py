@@ -76,7 +76,7 @@ class MeanSpectra:
                 f"spectra of shape {tuple(spectra.shape[1:])} cannot join means of shape "
                 f"{self.shape}; resize the images to one common size first"
             )
-        for generator, label in sorted(set(zip(generators.tolist(), labels.tolist()))):
+        for generator, label in sorted(set(zip(generators.tolist(), labels.tolist(), strict=True))):
             rows = (generators == generator) & (labels == label)
             group = self._groups.setdefault(
                 (generator, label),
@@ -180,7 +180,9 @@ class MeanSpectra:
         with np.load(Path(path), allow_pickle=False) as data:
             shape = tuple(int(v) for v in data["shape"])
             stats = cls(shape if shape != (0, 0) else None)
-            for i, (generator, label) in enumerate(zip(data["generators"], data["labels"])):
+            for i, (generator, label) in enumerate(
+                zip(data["generators"], data["labels"], strict=True)
+            ):
                 stats._groups[(str(generator), int(label))] = {
                     "count": int(data["counts"][i]),
                     "spectrum_sum": data["spectrum_sums"][i].astype(np.float64),
