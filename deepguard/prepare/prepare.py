@@ -255,6 +255,14 @@ def read_input_manifest(path: str | Path) -> pd.DataFrame:
             f"got {','.join(frame.columns)}"
         )
     frame["path"] = [str((path.parent / p).absolute()) for p in frame["path"].astype(str)]
+    words = frame["label"].astype(str).str.strip().str.lower()
+    frame["label"] = words.map({"0": 0, "1": 1, "real": 0, "fake": 1})
+    if frame["label"].isna().any():
+        raise DataError(
+            f"labels in {path} must be 0/real or 1/fake; got "
+            f"{sorted(set(words[frame['label'].isna()]))[:5]}"
+        )
+    frame["label"] = frame["label"].astype(int)
     return frame
 
 

@@ -14,6 +14,7 @@ from deepguard.spectral.transforms import (
     log_magnitude_spectrum,
     profile_frequencies,
     resize_images,
+    spectrum_to_profile,
     to_grayscale,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "read_manifest",
     "read_rgb",
     "resize_images",
+    "spectrum_to_profile",
     "to_grayscale",
 ]

@@ -18,7 +18,7 @@ from deepguard.errors import DataError
 from deepguard.spectral.baseline import profile_baseline
 from deepguard.spectral.mean_spectra import CLASS_NAMES, MeanSpectra
 from deepguard.spectral.plots import plot_mean_difference, plot_profiles, plot_spectrum
-from deepguard.spectral.transforms import azimuthal_average, log_magnitude_spectrum
+from deepguard.spectral.transforms import log_magnitude_spectrum, spectrum_to_profile
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,25 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
             f"{list(REQUIRED_COLUMNS)}, got {list(frame.columns)}"
         )
     frame["path"] = [str((path.parent / p).resolve()) for p in frame["path"].astype(str)]
+    frame["label"] = _parse_labels(frame["label"], path)
     if "generator" not in frame.columns:
         frame["generator"] = "unknown"
     if "split" not in frame.columns:
         frame["split"] = "train"
     frame["generator"] = frame["generator"].fillna("unknown").astype(str)
     return frame
+
+
+def _parse_labels(labels: pd.Series, source: Path) -> pd.Series:
+    """Labels as 0 (real) / 1 (fake); the words ``real`` and ``fake`` are accepted too."""
+    words = labels.astype(str).str.strip().str.lower()
+    parsed = words.map({"0": 0, "1": 1, "real": 0, "fake": 1})
+    if parsed.isna().any():
+        raise DataError(
+            f"labels in {source} must be 0/real or 1/fake; got "
+            f"{sorted(set(words[parsed.isna()]))[:5]}"
+        )
+    return parsed.astype(int)
 
 
 def _common_size(frame: pd.DataFrame, image_size) -> tuple[int, int] | None:
@@ -138,7 +151,7 @@ def compute_dataset_spectra(
             if size is None:
                 size = images[0].shape[:2]
             spectra = log_magnitude_spectrum(images, size=size)
-            batch_profiles = azimuthal_average(2.0 * spectra)
+            batch_profiles = spectrum_to_profile(spectra)
             stats.update_spectra(spectra, batch_profiles, rows["label"], rows["generator"])
             profiles.append(batch_profiles)
             bar.update(len(rows))

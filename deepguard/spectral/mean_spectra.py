@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from deepguard.spectral.transforms import (
-    azimuthal_average,
     log_magnitude_spectrum,
     profile_frequencies,
+    spectrum_to_profile,
 )
 
 CLASS_NAMES = {0: "real", 1: "fake"}
@@ -43,7 +43,7 @@ class MeanSpectra:
         spectra = log_magnitude_spectrum(images)
         if spectra.ndim == 2:  # one image
             spectra = spectra[None]
-        profiles = azimuthal_average(2.0 * spectra)
+        profiles = spectrum_to_profile(spectra)
         self.update_spectra(spectra, profiles, labels, generators)
         return profiles
 

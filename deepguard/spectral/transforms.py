@@ -23,6 +23,8 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.fft
+import scipy.sparse
 
 # ITU-R BT.601 luma weights for R, G, B.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -88,6 +90,19 @@ def _as_batch(images, size: tuple[int, int] | None) -> tuple[np.ndarray, bool]:
     return batch.astype(np.float32, copy=False), single
 
 
+def _luma(batch: np.ndarray) -> np.ndarray:
+    """Luma in [0, 1] of a float32 batch (N, H, W[, C]) in [0, 255]."""
+    if batch.ndim == 4:
+        channels = batch.shape[-1]
+        if channels in (3, 4):
+            batch = batch[..., :3] @ (LUMA_WEIGHTS / np.float32(255.0))
+            return batch.astype(np.float32, copy=False)
+        if channels != 1:
+            raise ValueError(f"expected 1, 3 or 4 channels; got {channels}")
+        batch = batch[..., 0]
+    return (batch / np.float32(255.0)).astype(np.float32, copy=False)
+
+
 def to_grayscale(images, size: tuple[int, int] | None = None) -> np.ndarray:
     """ITU-R BT.601 luma in ``[0, 1]`` from RGB pixels in ``[0, 255]``.
 
@@ -101,19 +116,11 @@ def to_grayscale(images, size: tuple[int, int] | None = None) -> np.ndarray:
         float32 ``(N, H, W)``, or ``(H, W)`` for one image.
 
     Example:
-        >>> to_grayscale(np.full((4, 4, 3), 255, np.uint8)).max()
+        >>> float(to_grayscale(np.full((4, 4, 3), 255, np.uint8)).max())
         1.0
     """
     batch, single = _as_batch(images, size)
-    if batch.ndim == 4:
-        channels = batch.shape[-1]
-        if channels in (3, 4):
-            batch = batch[..., :3] @ LUMA_WEIGHTS
-        elif channels == 1:
-            batch = batch[..., 0]
-        else:
-            raise ValueError(f"expected 1, 3 or 4 channels; got {channels}")
-    gray = (batch / np.float32(255.0)).astype(np.float32, copy=False)
+    gray = _luma(batch)
     return gray[0] if single else gray
 
 
@@ -130,30 +137,34 @@ def log_magnitude_spectrum(images, size: tuple[int, int] | None = None) -> np.nd
         ``((i - H // 2) / H, (j - W // 2) / W)`` cycles/pixel.
     """
     batch, single = _as_batch(images, size)
-    gray = to_grayscale(batch)
-    spectrum = np.fft.fftshift(np.fft.fft2(gray, norm="ortho"), axes=(-2, -1))
-    log_magnitude = np.log(np.abs(spectrum) + LOG_EPS).astype(np.float32)
+    gray = _luma(batch)
+    # SciPy keeps float32 input in complex64 (NumPy would promote to complex128): ~2.5x faster.
+    magnitude = np.abs(scipy.fft.fft2(gray, norm="ortho"))
+    log_magnitude = np.fft.fftshift(np.log(magnitude + np.float32(LOG_EPS)), axes=(-2, -1))
+    log_magnitude = log_magnitude.astype(np.float32, copy=False)
     return log_magnitude[0] if single else log_magnitude
 
 
 @functools.lru_cache(maxsize=32)
-def _ring_index(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ring number of every pixel of a centred ``(height, width)`` spectrum, and ring sizes.
+def _ring_matrix(height: int, width: int) -> scipy.sparse.csr_matrix:
+    """Sparse ``(height * width, R)`` matrix that averages a centred spectrum over rings.
 
-    The radius is measured in frequency (cycles/pixel) times ``min(height, width)``, so a ring
-    is one frequency bin wide on both axes of non-square images. Pixels past Nyquist (the
-    corners) go to an overflow ring that callers drop.
+    Ring ``r`` holds the pixels whose radius, in cycles/pixel times ``min(height, width)``,
+    rounds to ``r``, so a ring is one frequency bin wide on both axes of non-square images.
+    Pixels past Nyquist (the corners) belong to no ring. Column ``r`` holds ``1 / size of r``
+    on its pixels: one sparse product averages every ring of a whole batch.
     """
     side = min(height, width)
     bins = side // 2 + 1
     fy = (np.arange(height) - height // 2) / height
     fx = (np.arange(width) - width // 2) / width
-    radius = np.hypot(fy[:, None], fx[None, :]) * side
-    ring = np.rint(radius).astype(np.int64).ravel()
-    ring[ring >= bins] = bins  # overflow ring for the corners
-    counts = np.bincount(ring, minlength=bins + 1)[:bins]
-    ring.setflags(write=False)
-    return ring, counts
+    ring = np.rint(np.hypot(fy[:, None], fx[None, :]) * side).astype(np.int64).ravel()
+    inside = np.flatnonzero(ring < bins)
+    counts = np.bincount(ring[inside], minlength=bins)
+    return scipy.sparse.csr_matrix(
+        ((1.0 / counts[ring[inside]]).astype(np.float32), (inside, ring[inside])),
+        shape=(height * width, bins),
+    )
 
 
 def profile_frequencies(size: int | tuple[int, int]) -> np.ndarray:
@@ -166,7 +177,8 @@ def azimuthal_average(maps: np.ndarray) -> np.ndarray:
     """Mean of centred 2D frequency maps ``(N, H, W)`` over 1-bin rings -> ``(N, R)``.
 
     ``R = min(H, W) // 2 + 1``; ring ``r`` holds the frequencies whose radius rounds to
-    ``r / min(H, W)`` cycles/pixel. One ``np.bincount`` covers the whole batch.
+    ``r / min(H, W)`` cycles/pixel. The ring index is precomputed once per size as a sparse
+    averaging matrix, so a batch costs one sparse product.
     """
     maps = np.asarray(maps, dtype=np.float32)
     single = maps.ndim == 2
@@ -175,14 +187,18 @@ def azimuthal_average(maps: np.ndarray) -> np.ndarray:
     if maps.ndim != 3:
         raise ValueError(f"expected maps of shape (N, H, W) or (H, W); got {maps.shape}")
     n, height, width = maps.shape
-    ring, counts = _ring_index(height, width)
-    bins = counts.size
-    # Give every image its own block of bins+1 slots so one bincount sums all rings of all
-    # images; the last slot of each block collects the corners and is dropped.
-    index = (ring[None, :] + (np.arange(n) * (bins + 1))[:, None]).ravel()
-    sums = np.bincount(index, weights=maps.reshape(-1), minlength=n * (bins + 1))
-    profiles = (sums.reshape(n, bins + 1)[:, :bins] / counts).astype(np.float32)
+    profiles = np.asarray(maps.reshape(n, height * width) @ _ring_matrix(height, width))
+    profiles = profiles.astype(np.float32, copy=False)
     return profiles[0] if single else profiles
+
+
+def spectrum_to_profile(spectra: np.ndarray) -> np.ndarray:
+    """Log-power profiles ``(N, R)`` from ``log_magnitude_spectrum`` output ``(N, H, W)``.
+
+    ``log |F|^2 = 2 log |F|``: the ring mean of the log magnitude, doubled. Use it to get both
+    views from one FFT.
+    """
+    return np.float32(2.0) * azimuthal_average(spectra)
 
 
 def azimuthal_profile(images, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -197,5 +213,5 @@ def azimuthal_profile(images, size: tuple[int, int] | None = None) -> np.ndarray
         ``r / min(H, W)`` cycles/pixel (see ``profile_frequencies``).
     """
     batch, single = _as_batch(images, size)
-    profiles = azimuthal_average(2.0 * log_magnitude_spectrum(batch))
+    profiles = spectrum_to_profile(log_magnitude_spectrum(batch))
     return profiles[0] if single else profiles
