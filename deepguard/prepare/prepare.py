@@ -12,7 +12,6 @@ Outputs in ``out_dir``:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,26 +24,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from deepguard.errors import DataError
-from deepguard.prepare.checks import check_image
+from deepguard.prepare.checks import PIPELINE_FORMATS, check_image
 
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = {0: "real", 1: "fake"}
-SPLITS = ("train", "val", "test")
-SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "training": "train"}
 MANIFEST_COLUMNS = ["path", "label", "generator", "split", "sha256", "width", "height", "format"]
 
 
-def split_by_hash(sha256: str, val_fraction: float, test_fraction: float, seed: int = 0) -> str:
-    """A split drawn from the content hash: the same image always lands in the same split."""
-    draw = int(hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()[:12], 16) / 16**12
-    if draw < test_fraction:
-        return "test"
-    return "val" if draw < test_fraction + val_fraction else "train"
-
-
-def _check_all(paths: list[str], min_side: int, max_pixels: int, workers: int, progress: bool):
-    check = partial(check_image, min_side=min_side, max_pixels=max_pixels)
+def _check_all(paths: list[str], limits: dict, workers: int, progress: bool):
+    check = partial(check_image, **limits)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(
             tqdm(
@@ -58,42 +47,33 @@ def _check_all(paths: list[str], min_side: int, max_pixels: int, workers: int, p
 
 
 def _deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Keep the first path of each content hash; copies with different labels are quarantined.
+    """Keep one file per content hash (``deepguard.data.drop_duplicates``'s rule).
 
     Returns:
-        kept rows, dropped duplicates (``path, duplicate_of, sha256``), label conflicts
-        (``path, reason, detail``).
+        kept rows, dropped copies (``path, duplicate_of, sha256``) and label conflicts
+        (``path, reason, detail``: the same bytes labelled both real and fake).
     """
-    frame = frame.sort_values("path", kind="stable")
-    labels_per_hash = frame.groupby("sha256")["label"].nunique()
-    conflicting = frame["sha256"].isin(labels_per_hash.index[labels_per_hash > 1])
-    conflicts = frame.loc[conflicting, ["path"]].assign(
-        reason="duplicate-label-conflict",
-        detail="the same bytes are labelled both real and fake elsewhere",
-    )
-    frame = frame.loc[~conflicting]
-    first = frame.groupby("sha256")["path"].transform("first")
-    copies = frame["path"] != first
+    from deepguard.data.splits import drop_duplicates
+
+    kept, dropped = drop_duplicates(frame)
+    dropped = dropped.merge(frame[["path", "sha256"]], on="path", how="left")
+    first_path = kept.drop_duplicates("sha256").set_index("sha256")["path"]
+    is_copy = dropped["sha256"].isin(first_path.index)
     duplicates = pd.DataFrame(
         {
-            "path": frame.loc[copies, "path"],
-            "duplicate_of": first[copies],
-            "sha256": frame.loc[copies, "sha256"],
+            "path": dropped.loc[is_copy, "path"],
+            "duplicate_of": dropped.loc[is_copy, "sha256"].map(first_path),
+            "sha256": dropped.loc[is_copy, "sha256"],
         }
     )
-    return frame.loc[~copies], duplicates, conflicts
-
-
-def _assign_splits(frame, val_fraction, test_fraction, seed) -> pd.Series:
-    """The layout's splits when every row has one, else splits drawn from content hashes."""
-    split = frame["split"].astype("string").str.lower().replace(SPLIT_ALIASES)
-    if split.isna().any() or (split == "").any():
-        log.info("no complete split in the layout: assigning splits by content hash")
-        return frame["sha256"].map(lambda h: split_by_hash(h, val_fraction, test_fraction, seed))
-    unknown = sorted(set(split) - set(SPLITS))
-    if unknown:
-        raise DataError(f"unknown split names {unknown}; expected {list(SPLITS)} (or valid)")
-    return split.astype(str)
+    conflicts = pd.DataFrame(
+        {
+            "path": dropped.loc[~is_copy, "path"],
+            "reason": "duplicate-label-conflict",
+            "detail": dropped.loc[~is_copy, "reason"],
+        }
+    )
+    return kept, duplicates, conflicts
 
 
 def _size_stats(values: pd.Series) -> dict:
@@ -154,6 +134,8 @@ def prepare_records(
     *,
     min_side: int = 32,
     max_pixels: int = 40_000_000,
+    max_bytes: int = 100 * 2**20,
+    formats: tuple[str, ...] | list[str] = PIPELINE_FORMATS,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
@@ -170,8 +152,11 @@ def prepare_records(
             ``data_report.json`` go.
         min_side: shortest accepted image side, pixels.
         max_pixels: most pixels accepted per image.
-        val_fraction, test_fraction: shares of the hash-drawn splits when the layout has none.
-        seed: seed of the hash-drawn splits.
+        max_bytes: largest accepted file, bytes.
+        formats: accepted image formats, as Pillow names them.
+        val_fraction, test_fraction: split shares for files the layout leaves unsplit
+            (``deepguard.data.assign_splits``'s rules).
+        seed: seed of the content-hash split draw.
         workers: threads decoding images.
         progress: show a progress bar.
         source: what the records came from, for the report.
@@ -179,6 +164,8 @@ def prepare_records(
     Returns:
         The data report (also written as ``data_report.json``).
     """
+    from deepguard.data.splits import assign_splits
+
     missing = [c for c in ("path", "label") if c not in records.columns]
     if missing:
         raise DataError(f"records lack columns {missing}; got {list(records.columns)}")
@@ -193,7 +180,13 @@ def prepare_records(
     if "split" not in frame:
         frame["split"] = None
 
-    checks = _check_all(frame["path"].tolist(), min_side, max_pixels, workers, progress)
+    limits = {
+        "min_side": min_side,
+        "max_pixels": max_pixels,
+        "max_bytes": max_bytes,
+        "formats": tuple(formats),
+    }
+    checks = _check_all(frame["path"].tolist(), limits, workers, progress)
     for field in ("reason", "detail", "sha256", "width", "height", "format"):
         frame[field] = [getattr(c, field) for c in checks]
     bad = frame["reason"].notna()
@@ -205,7 +198,7 @@ def prepare_records(
             f"none of the {len(frame)} files in {source or 'the records'} is a usable image; "
             f"reasons: {_counts(quarantine['reason'])}"
         )
-    kept = kept.assign(split=_assign_splits(kept, val_fraction, test_fraction, seed))
+    kept = assign_splits(kept, val_fraction, test_fraction, seed)
     kept = kept.astype({"width": int, "height": int})
 
     out_dir = Path(out_dir)
@@ -241,31 +234,6 @@ def _relative_to(path: str, base: Path) -> str:
     return Path(os.path.relpath(path, base)).as_posix()
 
 
-def read_input_manifest(path: str | Path) -> pd.DataFrame:
-    """A user's CSV manifest ``path,label[,generator,split]``; relative paths resolve against
-    the CSV's folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"manifest {path} not found; give prepare.manifest a CSV file or null")
-    frame = pd.read_csv(path)
-    missing = [c for c in ("path", "label") if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"manifest {path} lacks columns {missing}; expected path,label[,generator,split], "
-            f"got {','.join(frame.columns)}"
-        )
-    frame["path"] = [str((path.parent / p).absolute()) for p in frame["path"].astype(str)]
-    words = frame["label"].astype(str).str.strip().str.lower()
-    frame["label"] = words.map({"0": 0, "1": 1, "real": 0, "fake": 1})
-    if frame["label"].isna().any():
-        raise DataError(
-            f"labels in {path} must be 0/real or 1/fake; got "
-            f"{sorted(set(words[frame['label'].isna()]))[:5]}"
-        )
-    frame["label"] = frame["label"].astype(int)
-    return frame
-
-
 def prepare_dataset(
     input_dir: str | Path,
     out_dir: str | Path,
@@ -276,30 +244,25 @@ def prepare_dataset(
 ) -> dict:
     """Find the images of ``input_dir`` (by layout, or from ``manifest``) and prepare them.
 
+    Layouts and manifests are read by ``deepguard.data.discover`` / ``discover_manifest``;
+    an unknown layout fails with the list of supported ones.
+
     Args:
         input_dir: the ingested data folder.
         out_dir: the prepared folder (see the module docstring for its files).
-        layout: a layout name known to ``deepguard.data.layouts.discover``, or ``"auto"``.
-        manifest: a CSV ``path,label[,generator,split]`` to use instead of layout detection.
+        layout: ``auto`` or a layout name (``manifest``, ``faces140k``, ``genimage``,
+            ``cnndetection``, ``generic``).
+        manifest: a CSV ``path,label[,generator,split]`` (paths relative to it) to use
+            instead of the folder's layout.
         **options: passed to ``prepare_records`` (``min_side``, ``val_fraction`` ...).
 
     Returns:
         The data report.
     """
-    input_dir = Path(input_dir)
+    from deepguard.data.layouts import discover, discover_manifest
+
     if manifest:
-        records = read_input_manifest(manifest)
-        source = str(manifest)
+        records, source = discover_manifest(manifest), str(manifest)
     else:
-        if not input_dir.is_dir():
-            raise DataError(f"input folder {input_dir} not found; run the ingest stage first")
-        try:
-            from deepguard.data.layouts import discover
-        except ImportError as error:
-            raise DataError(
-                "layout detection (deepguard.data.layouts) is not installed; pass "
-                "prepare.manifest=<csv with path,label[,generator,split]> instead"
-            ) from error
-        records = discover(input_dir, layout)
-        source = f"{input_dir} (layout {layout})"
+        records, source = discover(input_dir, layout), f"{input_dir} (layout {layout})"
     return prepare_records(records, out_dir, source=source, **options)

@@ -1,42 +1,14 @@
-import io
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from deepguard.errors import DataError
-from deepguard.prepare import (
-    MANIFEST_COLUMNS,
-    check_image,
-    prepare_dataset,
-    prepare_records,
-    split_by_hash,
-)
+from deepguard.prepare import MANIFEST_COLUMNS, prepare_dataset, prepare_records
+from tests.prepare.helpers import BAD_FILES, image_bytes
 
-
-def image_bytes(seed: int, size=(48, 40), fmt="PNG") -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def corrupt_png() -> bytes:
-    data = bytearray(image_bytes(99))
-    idat = data.find(b"IDAT")
-    data[idat + 20 : idat + 30] = b"\xff" * 10  # damage the compressed pixels (CRC fails)
-    return bytes(data)
-
-
-BAD_FILES = {
-    "real/empty.png": (b"", "empty"),
-    "real/notes.jpg": (b"these are words, not pixels\n" * 10, "non-image"),
-    "fake/truncated.jpg": (image_bytes(7, (64, 64), "JPEG")[:400], "truncated"),
-    "fake/corrupt.png": (corrupt_png(), "corrupt"),
-    "fake/tiny.png": (image_bytes(8, (8, 8)), "too-small"),
-}
+# prepare reuses deepguard.data's layouts, duplicate rule and split rules.
+pytest.importorskip("deepguard.data.splits", reason="needs deepguard.data")
 
 
 @pytest.fixture
@@ -60,19 +32,6 @@ def folder(tmp_path):
     for rel, (data, _) in BAD_FILES.items():
         put(rel, data, 0 if rel.startswith("real") else 1)
     return root, pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize(("rel", "reason"), [(k, v[1]) for k, v in BAD_FILES.items()])
-def test_check_image_names_the_reason(folder, rel, reason):
-    root, _ = folder
-    assert check_image(root / rel, min_side=16).reason == reason
-
-
-def test_check_image_accepts_a_good_image(folder):
-    root, _ = folder
-    check = check_image(root / "fake" / "0.jpg")
-    assert check.reason is None and (check.width, check.height, check.format) == (48, 40, "JPEG")
-    assert check_image(root / "missing.png").reason == "unreadable"
 
 
 def test_prepare_quarantines_each_bad_file_with_its_reason(folder, tmp_path):
@@ -114,22 +73,15 @@ def test_prepare_drops_duplicates_and_writes_manifest_and_report(folder, tmp_pat
     assert json.loads((out / "data_report.json").read_text()) == report
 
 
-def test_layout_splits_are_kept_and_aliases_normalised(folder, tmp_path):
+def test_layout_splits_are_kept_and_missing_ones_drawn(folder, tmp_path):
     _, records = folder
-    records["split"] = ["valid" if i % 2 else "train" for i in range(len(records))]
+    records["split"] = ["val" if i % 2 else "train" for i in range(len(records))]
     prepare_records(records, tmp_path / "p", min_side=16, progress=False)
-    assert set(pd.read_csv(tmp_path / "p" / "manifest.csv")["split"]) == {"train", "val"}
-    records["split"] = "holdout"
-    with pytest.raises(DataError, match="unknown split names \\['holdout'\\]"):
-        prepare_records(records, tmp_path / "q", min_side=16, progress=False)
-
-
-def test_hash_splits_are_deterministic_and_near_their_fractions():
-    hashes = [f"{i:064x}" for i in range(4000)]
-    splits = pd.Series([split_by_hash(h, 0.15, 0.15) for h in hashes])
-    assert splits.tolist() == [split_by_hash(h, 0.15, 0.15) for h in hashes]
-    shares = splits.value_counts(normalize=True)
-    assert abs(shares["test"] - 0.15) < 0.03 and abs(shares["val"] - 0.15) < 0.03
+    manifest = pd.read_csv(tmp_path / "p" / "manifest.csv")
+    assert set(manifest["split"]) == {"train", "val"}
+    records["split"] = None
+    prepare_records(records, tmp_path / "q", min_side=16, test_fraction=0.5, progress=False)
+    assert "test" in set(pd.read_csv(tmp_path / "q" / "manifest.csv")["split"])
 
 
 def test_nothing_usable_fails_with_the_reasons(folder, tmp_path):
@@ -147,13 +99,21 @@ def test_prepare_dataset_reads_a_manifest(folder, tmp_path):
     ).to_csv(csv, index=False)
     report = prepare_dataset(root, tmp_path / "p", manifest=csv, min_side=16, progress=False)
     assert report["n_images"] == 2 and report["quarantine_reasons"] == {"too-small": 1}
-    with pytest.raises(DataError, match="lacks columns \\['label'\\]"):
+    with pytest.raises(DataError, match=r"missing: \['label'\]"):
         pd.DataFrame({"path": ["real/0.png"]}).to_csv(csv, index=False)
         prepare_dataset(root, tmp_path / "p", manifest=csv, progress=False)
 
 
 def test_prepare_dataset_detects_the_layout(folder, tmp_path):
-    pytest.importorskip("deepguard.data.layouts")
     root, _ = folder
     report = prepare_dataset(root, tmp_path / "p", min_side=16, progress=False)
-    assert report["n_images"] == 12 and report["n_quarantined"] == len(BAD_FILES) + 2
+    # The generic layout lists .jpg/.jpeg/.png/.webp/.bmp files: the GIF is not even seen.
+    assert report["n_images"] == 12 and report["n_quarantined"] == len(BAD_FILES) - 1 + 2
+    assert report["counts"]["generator"] == {"unknown": 12}
+
+
+def test_unknown_layout_lists_the_supported_ones(tmp_path):
+    (tmp_path / "raw" / "misc").mkdir(parents=True)
+    (tmp_path / "raw" / "misc" / "a.png").write_bytes(image_bytes(1))
+    with pytest.raises(DataError, match=r"(?s)supported layouts:.*genimage"):
+        prepare_dataset(tmp_path / "raw", tmp_path / "p", progress=False)
