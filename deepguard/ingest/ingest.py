@@ -193,7 +193,8 @@ def _fill(
                 "the synthetic generator (deepguard.data.synthetic) is not installed; "
                 "ingest a folder or an archive instead"
             ) from error
-        generate_synthetic(content, **(synthetic or {}))
+        # null values fall back to the generator's own defaults (families: null = all).
+        generate_synthetic(content, **{k: v for k, v in (synthetic or {}).items() if v is not None})
         return
     if kind == "folder":
         copy_tree(Path(source).expanduser(), content, hardlink=hardlink, progress=progress)

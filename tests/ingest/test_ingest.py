@@ -142,7 +142,7 @@ def test_unknown_source_lists_the_kinds(tmp_path):
 def test_synthetic_source_passes_its_parameters_to_the_generator(tmp_path, monkeypatch):
     calls = []
 
-    def generate_synthetic(root, n_per_class, image_size, seed, families):
+    def generate_synthetic(root, n_per_class, image_size, seed, families=("all",)):
         calls.append((n_per_class, image_size, seed, families))
         for label in ("real", "fake"):
             (root / label).mkdir(parents=True)
@@ -158,7 +158,13 @@ def test_synthetic_source_passes_its_parameters_to_the_generator(tmp_path, monke
     assert ingest("synthetic", dest, synthetic=params, progress=False).files == 4
     assert ingest("synthetic", dest, synthetic=params, progress=False).skipped
     assert not ingest("synthetic", dest, synthetic={**params, "seed": 1}, progress=False).skipped
-    assert calls == [(2, 32, 0, ["gan_upsample"]), (2, 32, 1, ["gan_upsample"])]
+    # null means "the generator's default", not None passed through.
+    ingest("synthetic", dest, synthetic={**params, "families": None}, progress=False)
+    assert calls == [
+        (2, 32, 0, ["gan_upsample"]),
+        (2, 32, 1, ["gan_upsample"]),
+        (2, 32, 0, ("all",)),
+    ]
 
 
 @pytest.fixture
