@@ -29,16 +29,18 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """Decode one image file to uint8 RGB ``(H, W, 3)``.
 
     Uses ``deepguard.images.read_image`` (the decoder the API and app share) when it is
-    installed, else Pillow with EXIF orientation applied.
+    installed, else Pillow with EXIF orientation applied. The size limits are the API's
+    ceilings raised: the files come from a manifest the prepare stage already checked.
     """
     try:
-        from deepguard.images import read_image
+        from deepguard.images import DecodeLimits, read_image
     except ImportError:
         from PIL import Image, ImageOps
 
         with Image.open(path) as image:
             return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    return read_image(path)
+    limits = DecodeLimits(max_bytes=2**30, max_pixels=2**28, min_side=1, max_aspect=1e4)
+    return read_image(path, limits)
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
