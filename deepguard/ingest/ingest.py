@@ -263,10 +263,11 @@ def ingest(
     dest = Path(dest).expanduser().absolute()
     kind = _source_kind(source)
     if kind in ("folder", "archive"):
-        resolved = Path(source).expanduser().resolve()
-        if resolved == dest.resolve() or dest.resolve() in resolved.parents:
+        resolved, target = Path(source).expanduser().resolve(), dest.resolve()
+        if resolved == target or target in resolved.parents or resolved in target.parents:
             raise DataError(
-                f"source {source} lies inside the destination {dest}; pick another dest"
+                f"source {resolved} and destination {target} overlap (one contains the "
+                "other); ingest from a folder outside the data folder"
             )
     if sha256 is not None:
         sha256 = sha256.strip().lower()

@@ -109,6 +109,15 @@ def test_folder_is_copied_and_reingested_only_when_it_changes(tmp_path):
     assert (source / "real" / "1.jpg").exists()  # the source is never moved
 
 
+@pytest.mark.parametrize("dest", ["photos/raw", "photos", "."])
+def test_overlapping_source_and_destination_are_refused(tmp_path, dest):
+    (tmp_path / "photos" / "real").mkdir(parents=True)
+    (tmp_path / "photos" / "real" / "1.jpg").write_bytes(b"jpeg bytes")
+    with pytest.raises(DataError, match="overlap"):
+        ingest(str(tmp_path / "photos"), tmp_path / dest, progress=False)
+    assert snapshot(tmp_path / "photos") == {"real/1.jpg": b"jpeg bytes"}
+
+
 def test_folder_with_symlink_is_refused(tmp_path):
     source = tmp_path / "photos"
     source.mkdir()
