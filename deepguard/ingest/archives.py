@@ -137,7 +137,7 @@ def _extract_zip(archive: Path, dest: Path, max_members: int, max_bytes: int, pr
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as source, open(target, "wb") as sink:
                 # Count real bytes: a forged header may understate the size (zip bomb).
-                for chunk in iter(lambda src=source: src.read(CHUNK), b""):
+                while chunk := source.read(CHUNK):
                     written += len(chunk)
                     if written > max_bytes:
                         raise DataError(

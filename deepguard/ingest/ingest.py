@@ -172,19 +172,50 @@ def _swap_into_place(content: Path, dest: Path, scratch: Path) -> None:
         shutil.rmtree(old)
 
 
+def _fingerprint(kind: str, source: str, sha256: str | None, synthetic: dict | None) -> str:
+    """What identifies the source's content: the archive's sha256 (verified now for a local
+    archive), else a hash of the folder listing or of the generator's parameters."""
+    expected = sha256.strip().lower() if sha256 else None
+    if kind == "synthetic":
+        return hashlib.sha256(json.dumps(synthetic or {}, sort_keys=True).encode()).hexdigest()
+    if kind == "folder":
+        return _folder_fingerprint(Path(source).expanduser())
+    if kind == "url":
+        if not expected:
+            raise DataError(
+                f"downloading {source} needs its expected sha256 (ingest.sha256=...) so the "
+                "file can be verified before extraction; get it from the publisher or "
+                "`sha256sum` it"
+            )
+        return expected
+    if expected:
+        return verify_sha256(source, expected)
+    actual = sha256_file(source)
+    log.warning(
+        "no sha256 given for %s: its content was not verified (sha256 %s); pass "
+        "ingest.sha256 to pin it",
+        source,
+        actual,
+    )
+    return actual
+
+
 def _fill(
     kind: str,
     source: str,
     content: Path,
     scratch: Path,
     *,
-    sha256: str | None,
+    sha256: str,
     synthetic: dict | None,
     hardlink: bool,
     limits: dict,
     progress: bool,
 ) -> None:
-    """Put the source's files into ``content`` (downloads go to ``scratch``)."""
+    """Put the source's files into ``content`` (downloads go to ``scratch``).
+
+    ``sha256`` is the expected hash of a download (the fingerprint for other kinds).
+    """
     if kind == "synthetic":
         try:
             from deepguard.data.synthetic import generate_synthetic
@@ -269,33 +300,7 @@ def ingest(
                 f"source {resolved} and destination {target} overlap (one contains the "
                 "other); ingest from a folder outside the data folder"
             )
-    if sha256 is not None:
-        sha256 = sha256.strip().lower()
-    if kind == "url" and not sha256:
-        raise DataError(
-            f"downloading {source} needs its expected sha256 (ingest.sha256=...) so the file "
-            "can be verified before extraction; get it from the publisher or `sha256sum` it"
-        )
-    if kind == "archive":
-        if sha256:
-            verify_sha256(source, sha256)
-        else:
-            sha256 = sha256_file(source)
-            log.warning(
-                "no sha256 given for %s: its content was not verified (sha256 %s); pass "
-                "ingest.sha256 to pin it",
-                source,
-                sha256,
-            )
-    fingerprint = {
-        "synthetic": lambda: hashlib.sha256(
-            json.dumps(synthetic or {}, sort_keys=True).encode()
-        ).hexdigest(),
-        "folder": lambda: _folder_fingerprint(Path(source).expanduser()),
-        "archive": lambda: sha256,
-        "url": lambda: sha256,
-    }[kind]()
-
+    fingerprint = _fingerprint(kind, source, sha256, synthetic)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(dest)
     files = None if force else _is_up_to_date(dest, kind, source, fingerprint)
@@ -312,7 +317,7 @@ def ingest(
             source,
             content,
             scratch,
-            sha256=sha256,
+            sha256=fingerprint,
             synthetic=synthetic,
             hardlink=hardlink,
             limits={

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -57,7 +59,7 @@ def profile_baseline(
         )
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     model.fit(profiles[train], labels[train])
-    report = {
+    report: dict[str, Any] = {
         split: compute_metrics(labels[rows], model.predict_proba(profiles[rows])[:, 1], threshold)
         for split, rows in ((train_split, train), (test_split, test))
     }

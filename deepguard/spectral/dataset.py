@@ -141,7 +141,7 @@ def compute_dataset_spectra(
         raise DataError(f"manifest {manifest} lists no images; nothing to analyse")
     size = _common_size(frame, image_size)
     stats = MeanSpectra(size)
-    profiles = []
+    batches: list[np.ndarray] = []
     paths = frame["path"].tolist()
     with (
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
@@ -151,13 +151,13 @@ def compute_dataset_spectra(
             rows = frame.iloc[start : start + batch_size]
             images = list(pool.map(read_rgb, rows["path"]))
             if size is None:
-                size = images[0].shape[:2]
+                size = (int(images[0].shape[0]), int(images[0].shape[1]))
             spectra = log_magnitude_spectrum(images, size=size)
             batch_profiles = spectrum_to_profile(spectra)
             stats.update_spectra(spectra, batch_profiles, rows["label"], rows["generator"])
-            profiles.append(batch_profiles)
+            batches.append(batch_profiles)
             bar.update(len(rows))
-    profiles = np.concatenate(profiles)
+    profiles = np.concatenate(batches)
     out_dir.mkdir(parents=True, exist_ok=True)
     stats.save(out_dir / "mean_spectra.npz")
     _write_profile_tables(stats, out_dir)
@@ -169,10 +169,10 @@ def compute_dataset_spectra(
         "n_real": stats.count(0),
         "n_fake": stats.count(1),
         "generators": stats.generators,
-        "image_size": list(size),
+        "image_size": [stats.shape[0], stats.shape[1]] if stats.shape else None,
         "baseline": baseline,
     }
-    log.info("spectra of %d images (%dx%d) written to %s", len(frame), *size, out_dir)
+    log.info("spectra of %d images (%s) written to %s", len(frame), stats.shape, out_dir)
     return summary
 
 

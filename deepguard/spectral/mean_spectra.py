@@ -33,7 +33,9 @@ class MeanSpectra:
     """
 
     def __init__(self, shape: tuple[int, int] | None = None):
-        self.shape = tuple(shape) if shape is not None else None
+        self.shape: tuple[int, int] | None = (
+            (int(shape[0]), int(shape[1])) if shape is not None else None
+        )
         self._groups: dict[tuple[str, int], dict[str, np.ndarray | int]] = {}
 
     # ---- accumulation ---------------------------------------------------------------------
@@ -70,7 +72,7 @@ class MeanSpectra:
         if not set(np.unique(labels)) <= set(CLASS_NAMES):
             raise ValueError(f"labels must be 0 (real) or 1 (fake); got {sorted(set(labels))}")
         if self.shape is None:
-            self.shape = tuple(spectra.shape[1:])
+            self.shape = (int(spectra.shape[1]), int(spectra.shape[2]))
         if tuple(spectra.shape[1:]) != self.shape:
             raise ValueError(
                 f"spectra of shape {tuple(spectra.shape[1:])} cannot join means of shape "
@@ -178,8 +180,8 @@ class MeanSpectra:
     def load(cls, path: str | Path) -> MeanSpectra:
         """Read a file written by ``save``."""
         with np.load(Path(path), allow_pickle=False) as data:
-            shape = tuple(int(v) for v in data["shape"])
-            stats = cls(shape if shape != (0, 0) else None)
+            height, width = (int(v) for v in data["shape"])
+            stats = cls((height, width) if height and width else None)
             for i, (generator, label) in enumerate(
                 zip(data["generators"], data["labels"], strict=True)
             ):

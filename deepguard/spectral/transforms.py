@@ -53,9 +53,10 @@ def resize_images(images: Sequence[np.ndarray], size: tuple[int, int]) -> np.nda
             continue
         # Resize each channel as a 32-bit float image so no value is clipped or rounded.
         channels = array[..., None] if array.ndim == 2 else array
+        bicubic = Image.Resampling.BICUBIC
         resized = np.stack(
             [
-                np.asarray(Image.fromarray(channels[..., c]).resize((width, height), Image.BICUBIC))
+                np.asarray(Image.fromarray(channels[..., c]).resize((width, height), bicubic))
                 for c in range(channels.shape[-1])
             ],
             axis=-1,
