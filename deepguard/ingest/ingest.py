@@ -143,8 +143,8 @@ def _clear_leftovers(dest: Path) -> None:
 def _flatten_single_folder(folder: Path) -> None:
     """While ``folder`` holds exactly one sub-folder and nothing else, lift its content up.
 
-    Archives usually wrap everything in one top folder (``real_vs_fake/real-vs-fake/...``);
-    lifting it lets layout detection see the dataset's own structure.
+    For archives that wrap a ``{real,fake}/`` tree in a folder of their own. Off by default:
+    a single top folder can carry meaning (a GenImage archive's ``<Generator>/``).
     """
     while True:
         entries = list(folder.iterdir())
@@ -249,7 +249,8 @@ def _fill(
         max_total_bytes=limits["max_total_bytes"],
         progress=progress,
     )
-    _flatten_single_folder(content)
+    if limits["flatten"]:
+        _flatten_single_folder(content)
 
 
 def ingest(
@@ -259,6 +260,7 @@ def ingest(
     sha256: str | None = None,
     synthetic: dict | None = None,
     hardlink: bool = False,
+    flatten: bool = False,
     max_members: int = 2_000_000,
     max_total_bytes: int = 64 * 2**30,
     max_download_bytes: int = 64 * 2**30,
@@ -277,6 +279,8 @@ def ingest(
         synthetic: keyword arguments of ``deepguard.data.synthetic.generate_synthetic``
             (``n_per_class``, ``image_size``, ``seed``, ``families``).
         hardlink: link a folder's files instead of copying them (falls back to copying).
+        flatten: lift an archive's content out of single wrapping folders
+            (``dataset/real/...`` -> ``real/...``).
         max_members: cap on the archive's member count.
         max_total_bytes: cap on the archive's uncompressed size, bytes.
         max_download_bytes: cap on a download, bytes.
@@ -325,6 +329,7 @@ def ingest(
                 "max_total_bytes": max_total_bytes,
                 "max_download_bytes": max_download_bytes,
                 "timeout_s": timeout_s,
+                "flatten": flatten,
             },
             progress=progress,
         )

@@ -25,10 +25,12 @@ def previous(tmp_path):
 def test_archive_is_verified_extracted_flattened_and_stamped(tmp_path, good_tar):
     result = ingest(str(good_tar), tmp_path / "raw", sha256=sha256(good_tar), progress=False)
     assert not result.skipped and result.kind == "archive" and result.files == 3
-    # The single top folder "dataset/" is lifted so the layout sits at the root.
-    assert (tmp_path / "raw" / "real" / "a.txt").read_bytes() == b"real a"
+    assert (tmp_path / "raw" / "dataset" / "real" / "a.txt").read_bytes() == b"real a"
     stamp = json.loads((tmp_path / "raw" / STAMP).read_text())
     assert stamp["sha256"] == sha256(good_tar) and stamp["files"] == 3
+    # flatten lifts the single wrapping folder "dataset/" so the layout sits at the root.
+    ingest(str(good_tar), tmp_path / "flat", flatten=True, progress=False)
+    assert (tmp_path / "flat" / "real" / "a.txt").read_bytes() == b"real a"
 
 
 def test_sha256_mismatch_fails_with_both_hashes_and_changes_nothing(tmp_path, previous, good_tar):
@@ -89,9 +91,9 @@ def test_same_source_twice_does_nothing(tmp_path, good_tar):
     assert again.skipped and again.files == first.files
     assert (dest / STAMP).stat().st_mtime_ns == stamp_time
     # A file removed from the data folder makes the stamp stale: the ingest runs again.
-    (dest / "real" / "a.txt").unlink()
+    (dest / "dataset" / "real" / "a.txt").unlink()
     assert not ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False).skipped
-    assert (dest / "real" / "a.txt").exists()
+    assert (dest / "dataset" / "real" / "a.txt").exists()
     assert not ingest(str(good_tar), dest, force=True, progress=False).skipped
 
 
@@ -197,7 +199,7 @@ def test_http_download_is_verified_then_extracted(tmp_path, http_server):
     dest = tmp_path / "raw"
     result = ingest(f"{base}/faces.tar.gz", dest, sha256=sha256(archive), progress=False)
     assert result.kind == "url" and result.files == 3
-    assert (dest / "fake" / "c.txt").read_bytes() == b"fake c"
+    assert (dest / "dataset" / "fake" / "c.txt").read_bytes() == b"fake c"
     assert ingest(f"{base}/faces.tar.gz", dest, sha256=sha256(archive), progress=False).skipped
     assert leftovers(tmp_path) == []
 
