@@ -15,7 +15,7 @@ from deepguard.spectral import (
     plot_spectrum,
     profile_baseline,
 )
-from tests.spectral.conftest import downsample2, smooth_fields, upsample2
+from tests.spectral.helpers import downsample2, smooth_fields, upsample2
 
 
 def fields_and_fakes(rng, n):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from deepguard.spectral import MeanSpectra
-from tests.spectral.conftest import downsample2, smooth_fields, upsample2
+from tests.spectral.helpers import downsample2, smooth_fields, upsample2
 
 
 def prominence(spectrum: np.ndarray, fy: float, fx: float) -> float:
