@@ -5,7 +5,7 @@ Imports no training code; the pipeline, the app and the API share it. See
 """
 
 from deepguard.spectral.baseline import profile_baseline
-from deepguard.spectral.dataset import compute_dataset_spectra, read_manifest, read_rgb
+from deepguard.spectral.dataset import compute_dataset_spectra
 from deepguard.spectral.mean_spectra import MeanSpectra
 from deepguard.spectral.plots import plot_mean_difference, plot_profiles, plot_spectrum
 from deepguard.spectral.transforms import (
@@ -29,8 +29,6 @@ __all__ = [
     "plot_spectrum",
     "profile_baseline",
     "profile_frequencies",
-    "read_manifest",
-    "read_rgb",
     "resize_images",
     "spectrum_to_profile",
     "to_grayscale",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from deepguard.errors import DataError
-from deepguard.evaluation import compute_metrics
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 def profile_baseline(
@@ -57,6 +56,14 @@ def profile_baseline(
             f"no images in split '{test_split}' to score the baseline on; splits present: "
             f"{sorted(set(splits.tolist()))}"
         )
+    # Imported here: scikit-learn takes seconds to import and the evaluation package pulls in
+    # TensorFlow; the app and the API must not pay for them when they only draw spectra.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from deepguard.evaluation.metrics import compute_metrics
+
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     model.fit(profiles[train], labels[train])
     report: dict[str, Any] = {

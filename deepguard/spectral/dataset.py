@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("path", "label")
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
+def _read_rgb(path: str | Path) -> np.ndarray:
     """Decode one image file to uint8 RGB ``(H, W, 3)``.
 
     Uses ``deepguard.images.read_image`` (the decoder the API and app share) when it is
@@ -43,7 +43,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return read_image(path, limits)
 
 
-def read_manifest(path: str | Path) -> pd.DataFrame:
+def _read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a manifest CSV; relative paths are taken relative to the manifest's folder."""
     path = Path(path)
     if not path.is_file():
@@ -134,7 +134,7 @@ def compute_dataset_spectra(
         A summary: image counts, the common size and the baseline's test metrics.
     """
     out_dir = Path(out_dir)
-    frame = read_manifest(manifest)
+    frame = _read_manifest(manifest)
     if limit is not None and limit < len(frame):
         frame = frame.sample(n=limit, random_state=seed).sort_index()
     if frame.empty:
@@ -149,7 +149,7 @@ def compute_dataset_spectra(
     ):
         for start in range(0, len(paths), batch_size):
             rows = frame.iloc[start : start + batch_size]
-            images = list(pool.map(read_rgb, rows["path"]))
+            images = list(pool.map(_read_rgb, rows["path"]))
             if size is None:
                 size = (int(images[0].shape[0]), int(images[0].shape[1]))
             spectra = log_magnitude_spectrum(images, size=size)
