@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,15 +43,33 @@ def png(seed: int, upsampled: bool) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name", ["ingest", "prepare", "spectra"])
+STAGES = ["ingest", "prepare", "spectra"]
+
+
+@pytest.mark.parametrize("name", STAGES)
 def test_every_key_is_documented_and_composes(tmp_path, name):
     node = stage_config(name, tmp_path)
-    text = (REPO / "conf" / f"{name}.yaml").read_text()
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith(("#", "-", "defaults")) and ":" in stripped:
-            assert "#" in line, f"undocumented key in conf/{name}.yaml: {line}"
+    lines = (REPO / "conf" / name / "default.yaml").read_text().splitlines()
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert "#" in line, f"undocumented key in conf/{name}/default.yaml: {line}"
     assert str(tmp_path) in json.dumps(node)
+
+
+def test_a_root_config_can_hold_all_three_stages(tmp_path):
+    """What DVC's Hydra integration composes into params.yaml: one tree with every stage."""
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO / "conf", conf)
+    stages = "".join(f"  - {name}: default\n" for name in STAGES)
+    (conf / "root.yaml").write_text(f"defaults:\n  - paths: default\n{stages}  - _self_\n")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            cfg = compose("root", overrides=["prepare.min_side=64"])
+    finally:
+        GlobalHydra.instance().clear()
+    assert set(STAGES) <= set(cfg) and cfg.prepare.min_side == 64
+    assert cfg.spectra.manifest == cfg.prepare.out_dir + "/manifest.csv"
 
 
 def test_folder_ingest_prepare_spectra_chain(tmp_path):
