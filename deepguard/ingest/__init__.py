@@ -1,0 +1,19 @@
+"""Ingestion: synthetic data, local folders, local archives and http(s) downloads, verified.
+
+See ``deepguard.ingest.ingest`` for the guarantees (sha256 before extraction, safe extraction,
+atomic replacement, idempotence).
+"""
+
+from deepguard.ingest.archives import safe_extract, sha256_file, verify_sha256
+from deepguard.ingest.download import download
+from deepguard.ingest.ingest import STAMP, IngestResult, ingest
+
+__all__ = [
+    "STAMP",
+    "IngestResult",
+    "download",
+    "ingest",
+    "safe_extract",
+    "sha256_file",
+    "verify_sha256",
+]
