@@ -35,7 +35,8 @@ class ImageCheck:
         reason: why the file is unusable, or ``""`` when it decodes.
         format: the format Pillow found (``JPEG``, ``PNG`` ...), ``""`` when none.
         decoder: ``"tf"`` when ``tf.io.decode_image`` gives the right pixels, ``"pillow"`` when
-            the file needs Pillow (EXIF rotation, BMP modes TensorFlow cannot read).
+            the file needs Pillow (EXIF rotation, BMP modes or animated WebP that TensorFlow
+            cannot read).
     """
 
     reason: str
@@ -78,6 +79,8 @@ def check_image_file(path: str | os.PathLike) -> ImageCheck:
                 image.load()  # decodes every pixel: catches truncated data that verify misses
                 rotated = image.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) not in (0, 1)
                 odd_bmp = image_format == "BMP" and image.mode not in _TF_BMP_MODES
+                # tf.io.decode_image rejects animated WebP; Pillow reads its first frame.
+                animated_webp = image_format == "WEBP" and getattr(image, "n_frames", 1) > 1
     except FileNotFoundError:
         return ImageCheck("file not found")
     except UnidentifiedImageError:
@@ -87,7 +90,8 @@ def check_image_file(path: str | os.PathLike) -> ImageCheck:
         return ImageCheck(f"cannot decode: {error}".strip(), image_format)
     except Image.DecompressionBombWarning as error:
         return ImageCheck(f"too large to decode safely: {error}", image_format)
-    return ImageCheck("", image_format, "pillow" if rotated or odd_bmp else "tf")
+    needs_pillow = rotated or odd_bmp or animated_webp
+    return ImageCheck("", image_format, "pillow" if needs_pillow else "tf")
 
 
 def _check_cached(path: str, sha256: str | None) -> ImageCheck:
