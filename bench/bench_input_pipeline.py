@@ -76,29 +76,36 @@ def small_cnn(image_size: int):
 
 
 class EpochTimer:
-    """Seconds per epoch, recorded by a Keras callback."""
+    """Wall-clock and CPU seconds (all threads of this process) per epoch."""
 
     def __init__(self):
         import keras
 
-        times: list[float] = []
-        self.times = times
+        wall: list[float] = []
+        cpu: list[float] = []
+        self.wall, self.cpu = wall, cpu
 
         class _Callback(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
+                self.start = (time.perf_counter(), time.process_time())
 
             def on_epoch_end(self, epoch, logs=None):
-                times.append(time.perf_counter() - self.start)
+                wall.append(time.perf_counter() - self.start[0])
+                cpu.append(time.process_time() - self.start[1])
 
         self.callback = _Callback()
 
 
-def images_per_second(model, dataset, n_images: int, epochs: int) -> float:
-    """Training throughput over the epochs after the first (graph tracing, cold caches)."""
+def images_per_second(model, dataset, n_images: int, epochs: int) -> tuple[float, float]:
+    """(images/s, CPU ms per image) over the epochs after the first (tracing, cold caches).
+
+    CPU time per image does not depend on what else the machine runs; on a machine with
+    nothing else to do, 2 cores / (CPU s per image) bounds the images/s.
+    """
     timer = EpochTimer()
     model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[timer.callback])
-    return n_images / statistics.median(timer.times[1:])
+    wall, cpu = statistics.median(timer.wall[1:]), statistics.median(timer.cpu[1:])
+    return n_images / wall, 1000 * cpu / n_images
 
 
 def throughput(args, folder: Path, work: Path) -> list[dict]:
@@ -132,14 +139,25 @@ def throughput(args, folder: Path, work: Path) -> list[dict]:
         "DeepGuard tf.data from JPEG": from_files,
         "image_dataset_from_directory": keras_defaults,
     }
-    results = {name: [] for name in pipelines}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
     for repeat in range(args.repeats):  # interleaved, so load from other processes hits all
         for name, dataset in pipelines.items():
             keras.utils.set_random_seed(repeat)
-            speed = images_per_second(small_cnn(size), dataset, n, args.epochs)
-            results[name].append(speed)
-            print(f"  repeat {repeat + 1}: {name:30s} {speed:7.1f} img/s", flush=True)
-    return [{"pipeline": name, "img_per_s": statistics.median(v)} for name, v in results.items()]
+            speed, cpu_ms = images_per_second(small_cnn(size), dataset, n, args.epochs)
+            results[name].append((speed, cpu_ms))
+            print(
+                f"  repeat {repeat + 1}: {name:30s} {speed:7.1f} img/s {cpu_ms:6.2f} CPU ms/img "
+                f"(load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    return [
+        {
+            "pipeline": name,
+            "img_per_s": statistics.median(s for s, _ in runs),
+            "cpu_ms": statistics.median(c for _, c in runs),
+        }
+        for name, runs in results.items()
+    ]
 
 
 def memory_child(folder: str, image_size: int, batch_size: int) -> None:
@@ -210,14 +228,23 @@ def main() -> None:
 
     size, batch = args.image_size, args.batch_size
     if rows:
-        base = rows[0]["img_per_s"]
+        base, base_cpu = rows[0]["img_per_s"], rows[0]["cpu_ms"]
         print(f"\n(a, b) small CNN training, {size} px, batch {batch}, median of {args.repeats}")
-        print(f"{'pipeline':32s} {'img/s':>8s} {'vs in-memory':>13s}")
+        print(
+            f"{'pipeline':30s} {'img/s':>7s} {'ratio':>6s} {'CPU ms/img':>11s} {'CPU ratio':>10s}"
+        )
         for row in rows:
-            ratio = row["img_per_s"] / base
-            print(f"{row['pipeline']:32s} {row['img_per_s']:8.1f} {ratio:13.2f}")
-        ours, keras_dir = rows[1]["img_per_s"], rows[2]["img_per_s"]
-        print(f"DeepGuard / image_dataset_from_directory: {ours / keras_dir:.2f}")
+            print(
+                f"{row['pipeline']:30s} {row['img_per_s']:7.1f} {row['img_per_s'] / base:6.2f} "
+                f"{row['cpu_ms']:11.2f} {base_cpu / row['cpu_ms']:10.2f}"
+            )
+        ours, keras_dir = rows[1], rows[2]
+        print(
+            "DeepGuard / image_dataset_from_directory: "
+            f"{ours['img_per_s'] / keras_dir['img_per_s']:.2f} (img/s), "
+            f"{keras_dir['cpu_ms'] / ours['cpu_ms']:.2f} (CPU)"
+        )
+        print("ratio: img/s over in-memory; CPU ratio: in-memory CPU ms/img over this one's")
     if mem_rows:
         print("\n(c) one training run (setup + 1 epoch) per process")
         print(f"{'images':>8s} {'train':>7s} {'setup s':>8s} {'epoch s':>8s} {'peak RSS MiB':>13s}")

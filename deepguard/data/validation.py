@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,7 +22,9 @@ from deepguard.errors import DataError
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 # tf.io.decode_bmp reads 24- and 32-bit uncompressed BMPs; other BMP modes go through Pillow.
 _TF_BMP_MODES = ("RGB", "RGBA")
-# The largest image the scan will decode, in pixels (Pillow's own bomb limit is 89M).
+# The largest image the scan will decode, in pixels: below Pillow's decompression-bomb
+# warning (89M), so that check never fires first. Warning filters are process-global and
+# not thread-safe, which is why this is a plain size check.
 MAX_PIXELS = 64_000_000
 
 
@@ -35,7 +36,8 @@ class ImageCheck:
         reason: why the file is unusable, or ``""`` when it decodes.
         format: the format Pillow found (``JPEG``, ``PNG`` ...), ``""`` when none.
         decoder: ``"tf"`` when ``tf.io.decode_image`` gives the right pixels, ``"pillow"`` when
-            the file needs Pillow (EXIF rotation, BMP modes TensorFlow cannot read).
+            the file needs Pillow (EXIF rotation, BMP modes or animated WebP that TensorFlow
+            cannot read).
     """
 
     reason: str
@@ -57,27 +59,27 @@ def check_image_file(path: str | os.PathLike) -> ImageCheck:
     try:
         if os.path.getsize(path) == 0:
             return ImageCheck("empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image_format = image.format or ""
-                if image_format not in ALLOWED_FORMATS:
-                    return ImageCheck(
-                        f"{image_format or 'unknown'} image; only {', '.join(ALLOWED_FORMATS)} "
-                        "are read",
-                        image_format,
-                    )
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    return ImageCheck(
-                        f"{width}x{height} pixels is above the limit of {MAX_PIXELS}",
-                        image_format,
-                    )
-                image.verify()  # structure and checksums (PNG CRCs) without decoding
-            with Image.open(path) as image:
-                image.load()  # decodes every pixel: catches truncated data that verify misses
-                rotated = image.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) not in (0, 1)
-                odd_bmp = image_format == "BMP" and image.mode not in _TF_BMP_MODES
+        with Image.open(path) as image:
+            image_format = image.format or ""
+            if image_format not in ALLOWED_FORMATS:
+                return ImageCheck(
+                    f"{image_format or 'unknown'} image; only {', '.join(ALLOWED_FORMATS)} "
+                    "are read",
+                    image_format,
+                )
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                return ImageCheck(
+                    f"{width}x{height} pixels is above the limit of {MAX_PIXELS}",
+                    image_format,
+                )
+            image.verify()  # structure and checksums (PNG CRCs) without decoding
+        with Image.open(path) as image:
+            image.load()  # decodes every pixel: catches truncated data that verify misses
+            rotated = image.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) not in (0, 1)
+            odd_bmp = image_format == "BMP" and image.mode not in _TF_BMP_MODES
+            # tf.io.decode_image rejects animated WebP; Pillow reads its first frame.
+            animated_webp = image_format == "WEBP" and getattr(image, "n_frames", 1) > 1
     except FileNotFoundError:
         return ImageCheck("file not found")
     except UnidentifiedImageError:
@@ -85,9 +87,8 @@ def check_image_file(path: str | os.PathLike) -> ImageCheck:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         # Pillow reports truncation as OSError, broken structure as SyntaxError/ValueError.
         return ImageCheck(f"cannot decode: {error}".strip(), image_format)
-    except Image.DecompressionBombWarning as error:
-        return ImageCheck(f"too large to decode safely: {error}", image_format)
-    return ImageCheck("", image_format, "pillow" if rotated or odd_bmp else "tf")
+    needs_pillow = rotated or odd_bmp or animated_webp
+    return ImageCheck("", image_format, "pillow" if needs_pillow else "tf")
 
 
 def _check_cached(path: str, sha256: str | None) -> ImageCheck:

@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from deepguard.data import discover, make_dataset
+from deepguard.data import check_image_file, discover, make_dataset
 
 
 def test_batches_have_the_contract_shapes_dtypes_and_range(generic_root):
@@ -30,6 +30,18 @@ def test_webp_and_bmp_decode_to_the_same_pixels_as_png(tmp_path):
     images = next(iter(make_dataset(paths, None, image_size=32, batch_size=3))).numpy()
     for image in images:
         np.testing.assert_allclose(image, pixels, atol=1.0)
+
+
+def test_animated_webp_gives_its_first_frame(tmp_path):
+    first = np.full((16, 16, 3), 200, np.uint8)
+    path = tmp_path / "animated.webp"
+    frames = [Image.fromarray(first), Image.fromarray(255 - first)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], lossless=True)
+    assert check_image_file(path).decoder == "pillow"
+    image = next(
+        iter(make_dataset([str(path)], None, image_size=16, batch_size=1, use_pillow=[True]))
+    )
+    np.testing.assert_allclose(image[0], first, atol=1)
 
 
 def test_pillow_route_applies_exif_rotation(tmp_path):

@@ -32,7 +32,7 @@ def test_formats_outside_the_allow_list_are_refused(tmp_path, make_image):
     assert "TIFF image; only JPEG, PNG, WEBP, BMP" in check_image_file(tiff).reason
 
 
-def test_rotated_jpegs_and_palette_bmps_are_routed_to_pillow(tmp_path, make_image):
+def test_files_tensorflow_misreads_are_routed_to_pillow(tmp_path, make_image):
     rotated = make_image(tmp_path / "rotated.jpg", 4)
     with Image.open(rotated) as image:
         exif = image.getexif()
@@ -40,6 +40,10 @@ def test_rotated_jpegs_and_palette_bmps_are_routed_to_pillow(tmp_path, make_imag
         image.save(rotated, exif=exif)
     palette = tmp_path / "palette.bmp"
     Image.open(make_image(tmp_path / "src.png", 5)).convert("P").save(palette)
+    animated = tmp_path / "animated.webp"
+    frames = [Image.open(tmp_path / "src.png"), Image.open(rotated)]
+    frames[0].save(animated, save_all=True, append_images=frames[1:], lossless=True)
+    assert check_image_file(animated).decoder == "pillow"
     assert check_image_file(rotated).decoder == "pillow"
     assert check_image_file(palette).decoder == "pillow"
     assert check_image_file(tmp_path / "src.png").decoder == "tf"
