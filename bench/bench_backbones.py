@@ -44,9 +44,9 @@ def images_per_second(
         x = rng.uniform(0, 255, (batch_size, image_size, image_size, 3)).astype("float32")
         y = (rng.uniform(size=batch_size) > 0.5).astype("float32")
         batch = tf.data.Dataset.from_tensors((x, y))
-        model.fit(batch.repeat(warmup), epochs=1, verbose=0)  # traces the train step
+        model.fit(batch.repeat(warmup), epochs=1, shuffle=False, verbose=0)  # traces the step
         start = time.perf_counter()
-        model.fit(batch.repeat(steps), epochs=1, verbose=0)
+        model.fit(batch.repeat(steps), epochs=1, shuffle=False, verbose=0)
         elapsed = time.perf_counter() - start
     finally:
         keras.mixed_precision.set_global_policy("float32")

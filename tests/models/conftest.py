@@ -26,10 +26,3 @@ def images():
         return rng.uniform(0, 255, size=(n, size, size, 3)).astype("float32")
 
     return make
-
-
-SMALL_CNN = dict(
-    name="small_cnn",
-    application="deepguard.models.small_cnn.SmallCNN",
-    preprocessing="tf",
-)

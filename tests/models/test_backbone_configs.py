@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -72,3 +75,27 @@ def test_an_image_size_below_the_minimum_names_backbone_and_fix():
     cause = excinfo.value.__cause__ or excinfo.value
     assert isinstance(cause, ConfigError)
     assert re.search(r"xception.*at least 71 px.*data\.image_size=71", str(cause))
+
+
+def test_a_fresh_process_loads_a_saved_model_after_importing_deepguard_models(tmp_path, images):
+    # What the API and the app do: a new interpreter, no custom_objects, safe mode.
+    model = instantiate(OmegaConf.load(BACKBONE_DIR / "small_cnn.yaml"), image_size=32)
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", images(32))
+    np.save(tmp_path / "expected.npy", model.predict(images(32), verbose=0))
+    script = (
+        "import sys, numpy as np, keras, deepguard.models\n"
+        "d = sys.argv[1]\n"
+        "m = keras.saving.load_model(d + '/model.keras', safe_mode=True)\n"
+        "got = m.predict(np.load(d + '/x.npy'), verbose=0)\n"
+        "np.testing.assert_allclose(got, np.load(d + '/expected.npy'), rtol=1e-5, atol=1e-6)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

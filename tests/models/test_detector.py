@@ -5,11 +5,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import SMALL_CNN
 from keras.applications import imagenet_utils
 
 from deepguard.errors import ConfigError
 from deepguard.models import BackbonePreprocessing, build_detector
+
+SMALL_CNN = dict(
+    name="small_cnn", application="deepguard.models.small_cnn.SmallCNN", preprocessing="tf"
+)
 
 
 @pytest.mark.parametrize("mode", ["tf", "caffe", "torch"])

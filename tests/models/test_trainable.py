@@ -5,10 +5,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import SMALL_CNN
 
 from deepguard.errors import ConfigError
 from deepguard.models import build_detector, count_trainable_parameters, set_backbone_trainable
+
+SMALL_CNN = dict(
+    name="small_cnn", application="deepguard.models.small_cnn.SmallCNN", preprocessing="tf"
+)
 
 
 def _values(model):

@@ -10,12 +10,15 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from conftest import SMALL_CNN
 
 from deepguard.errors import ConfigError, DeepGuardError
 from deepguard.models import build_detector
 
 VGG16 = dict(name="vgg16", application="keras.applications.VGG16", preprocessing="caffe")
+
+SMALL_CNN = dict(
+    name="small_cnn", application="deepguard.models.small_cnn.SmallCNN", preprocessing="tf"
+)
 
 
 def _kernel(model, layer):
