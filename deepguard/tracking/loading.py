@@ -116,6 +116,7 @@ def load_model(
     local = _download(run_id, expected, text, client.tracking_uri, cache_dir)
     model, sha256 = load_keras_file(local, expected_sha256=expected)
     metadata["run_id"] = run_id
+    metadata = _typed(metadata)
     return LoadedModel(
         model=model,
         uri=text,
@@ -125,6 +126,20 @@ def load_model(
         alias=alias,
         metadata=metadata,
     )
+
+
+def _typed(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Registry tags are strings: give metrics and the threshold back as floats, size as int."""
+    typed = dict(metadata)
+    for key, value in metadata.items():
+        try:
+            if key == "image_size":
+                typed[key] = int(value)
+            elif key == "threshold" or key.startswith("test_"):
+                typed[key] = float(value)
+        except (TypeError, ValueError):
+            pass  # keep what was recorded
+    return typed
 
 
 def _resolve_run(client: Any, uri: str) -> tuple[str, str, dict[str, Any]]:

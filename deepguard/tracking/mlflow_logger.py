@@ -230,14 +230,14 @@ class MLflowLogger(Logger):
         Sets ``deepguard.data_digest.<context>`` and, for the first dataset logged,
         ``deepguard.data_digest`` (what the registry compares champions on).
         """
-        import mlflow.data
+        from mlflow.data.pandas_dataset import from_pandas
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         source = _dataset_source(records)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # source-type ambiguity and integer-column hints
             # MLflow caps dataset digests at 36 characters; the full one goes in the tags.
-            dataset = mlflow.data.from_pandas(
+            dataset = from_pandas(
                 records, source=source, name=name, digest=digest[:MLFLOW_DIGEST_CHARS]
             )
             entity = Dataset(**dataset.to_dict())

@@ -180,6 +180,8 @@ def _should_promote(
             f"candidate on {eval_digest}: not comparable, champion kept (evaluate both on the "
             "same data, or force=true)"
         )
+    if candidate_value is None:
+        return False, f"the candidate has no '{key}': champion kept (force=true to move)"
     champion_value = float(champion.tags.get(key, "nan"))
     if math.isnan(champion_value):
         return False, f"champion v{champion.version} has no '{key}' tag: kept (force=true to move)"

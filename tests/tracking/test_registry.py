@@ -108,7 +108,8 @@ def test_load_by_alias_version_and_run(tracking_uri, tmp_path, logged_run):
     assert by_alias.sha256 == expected
     assert by_alias.metadata["test_roc_auc"] == pytest.approx(0.9)
     assert by_alias.metadata["backbone"] == "small_cnn" and by_alias.metadata["run_id"] == run_id
-    assert by_alias.image_size == 8
+    assert by_alias.image_size == 8 and by_alias.metadata["image_size"] == 8
+    assert by_alias.metadata["data_digest"] == "digest-1"
     probability = by_alias.model.predict(np.zeros((1, 8, 8, 3), np.float32), verbose=0)
     assert probability.shape == (1, 1)
     by_version = load_model("models:/deepguard/1", tracking_uri=tracking_uri)

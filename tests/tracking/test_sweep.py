@@ -218,3 +218,12 @@ def test_job_tags_outside_hydra_are_empty():
     from deepguard.tracking.sweep import job_tags_from_hydra
 
     assert job_tags_from_hydra() == {}
+
+
+@pytest.mark.slow
+def test_joblib_sweep_against_mlflow_server(app, mlflow_server):
+    result = app("hydra/launcher=joblib", "a=1,2", "b=x,y", f"logger.tracking_uri={mlflow_server}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    _client, parent, children = sweep_runs(mlflow_server)
+    assert sorted(r.info.status for r in children) == ["FINISHED"] * 4
+    assert parent.info.status == "FINISHED"
