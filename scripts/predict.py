@@ -12,7 +12,7 @@ def main(cfg: DictConfig) -> None:
     from deepguard.evaluation import predict_files
 
     inputs = OmegaConf.to_object(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else cfg.inputs
-    predict_files(cfg.model, inputs, cfg.out, cfg.threshold, cfg.batch_size)
+    predict_files(cfg.model, inputs, cfg.out, cfg.threshold, cfg.batch_size, cfg.tracking_uri)
 
 
 if __name__ == "__main__":

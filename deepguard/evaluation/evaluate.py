@@ -189,6 +189,21 @@ def build_logger(cfg):
     return instantiate(cfg.logger)
 
 
+def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> None:
+    """`model.json`: which model produced the report in `out_dir` (lineage for DVC, readers)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = {
+        "uri": str(loaded.uri),
+        "name": loaded.name,
+        "version": loaded.version,
+        "alias": loaded.alias,
+        "sha256": loaded.sha256,
+        "split": split,
+        "threshold": threshold,
+    }
+    (out_dir / "model.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
 def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     """What `scripts/evaluate.py` runs: load the model, build the data, evaluate, track.
 
@@ -200,28 +215,25 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
 
     from deepguard.tracking.loading import load_model
 
-    loaded = load_model(cfg.model)
+    tracking_uri = cfg.get("tracking_uri")
+    # Only registry and run URIs need a store; a plain `.keras` path loads without one.
+    loaded = (
+        load_model(cfg.model, tracking_uri=tracking_uri) if tracking_uri else load_model(cfg.model)
+    )
     threshold = resolve_threshold(cfg.get("threshold"), loaded.metadata)
     if datamodule is None:
         datamodule = build_datamodule(cfg.data, loaded.image_size)
     out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Which model produced this report: lineage for DVC and for readers of the folder.
-    model_info = {
-        "uri": str(loaded.uri),
-        "name": loaded.name,
-        "version": loaded.version,
-        "alias": loaded.alias,
-        "sha256": loaded.sha256,
-        "split": cfg.split,
-        "threshold": threshold,
-    }
-    (out_dir / "model.json").write_text(json.dumps(model_info, indent=2) + "\n")
+    write_model_info(out_dir, loaded, cfg.split, threshold)
     logger = build_logger(cfg)
     logger.start(
         run_name=f"evaluate {loaded.name or Path(str(loaded.uri)).stem}",
         config=OmegaConf.to_container(cfg, resolve=True),
-        tags={"deepguard.task": "evaluate", "model_uri": str(loaded.uri)},
+        tags={
+            "deepguard.task": "evaluate",
+            "deepguard.evaluated_model_uri": str(loaded.uri),
+            "deepguard.evaluated_model_sha256": loaded.sha256,
+        },
     )
     try:
         result = evaluate_model(
@@ -235,6 +247,10 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
             batch_size=cfg.get("batch_size"),
             limit=cfg.get("limit"),
         )
+        if hasattr(datamodule, "digest"):
+            # Lineage: which images were scored (the DataModule's content digest).
+            records = datamodule.split_records(cfg.split)
+            logger.log_dataset(records, f"{cfg.split}-set", datamodule.digest, "evaluation")
     except BaseException:
         # This entry point's failure funnel: the run is closed as FAILED, the error re-raised.
         logger.finish("FAILED")

@@ -33,6 +33,7 @@ def predict_files(
     out: str | Path | None = None,
     threshold: float | None = None,
     batch_size: int = 32,
+    tracking_uri: str | None = None,
 ) -> pd.DataFrame:
     """Probability of fake for every image file in `inputs`, one row per file.
 
@@ -49,6 +50,7 @@ def predict_files(
         threshold: probability at or above which `label` is `fake`; None = the threshold
             recorded with the model, else 0.5.
         batch_size: images decoded and scored together.
+        tracking_uri: MLflow store for `runs:/` and `models:/` URIs (None: the default).
 
     Returns:
         A DataFrame with columns `PREDICTION_COLUMNS`, in path order.
@@ -58,7 +60,11 @@ def predict_files(
     """
     from deepguard.tracking.loading import LoadedModel, load_model
 
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if isinstance(model, LoadedModel):
+        loaded = model
+    else:
+        # Only registry and run URIs need a store; a plain `.keras` path loads without one.
+        loaded = load_model(model, tracking_uri=tracking_uri) if tracking_uri else load_model(model)
     threshold = resolve_threshold(threshold, loaded.metadata)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1]; got {threshold}")

@@ -119,3 +119,17 @@ class ManifestData:
 
     def split_records(self, split: str) -> pd.DataFrame:
         return self.records[self.records["split"] == split].reset_index(drop=True)
+
+
+def extra_config_dir(tmp_path: Path, data_node: dict | None = None) -> Path:
+    """Config groups the script needs that other parts of the project provide."""
+    from omegaconf import OmegaConf
+
+    conf = tmp_path / "extra_conf"
+    (conf / "paths").mkdir(parents=True)
+    # Found only where the project has no conf/paths/default.yaml (the project's wins).
+    (conf / "paths" / "default.yaml").write_text(f"root_dir: {tmp_path}\nlog_dir: {tmp_path}\n")
+    if data_node is not None:
+        (conf / "data").mkdir()
+        (conf / "data" / "under_test.yaml").write_text(OmegaConf.to_yaml(data_node))
+    return conf

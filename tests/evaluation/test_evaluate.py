@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from evaluation_helpers import IMAGE_SIZE, ManifestData, tiny_detector
+from evaluation_helpers import IMAGE_SIZE, ManifestData, extra_config_dir, tiny_detector
 from omegaconf import OmegaConf
 
 from deepguard.errors import ConfigError, DataError
@@ -113,16 +113,6 @@ def run_script(script, *overrides, config_dir=None, cwd):
     return subprocess.run(
         command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300
     )
-
-
-def extra_config_dir(tmp_path, data_node: dict) -> Path:
-    """Config groups the script needs that other parts of the project provide."""
-    conf = tmp_path / "extra_conf"
-    (conf / "data").mkdir(parents=True)
-    (conf / "data" / "under_test.yaml").write_text(OmegaConf.to_yaml(data_node))
-    (conf / "paths").mkdir()
-    (conf / "paths" / "default.yaml").write_text("root_dir: .\n")
-    return conf
 
 
 @pytest.mark.skipif(not GENERATORS_DEV.is_dir(), reason="shared generators-dev data absent")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evaluation_helpers import noise_image, smooth_image, write_image
+from evaluation_helpers import extra_config_dir, noise_image, smooth_image, write_image
 
 from deepguard.errors import DataError
 from deepguard.evaluation import predict_files
@@ -93,6 +93,7 @@ def test_predict_script_writes_the_csv(model_file, folder, tmp_path):
             f"out={out}",
             "batch_size=2",
             f"hydra.run.dir={tmp_path / 'run'}",
+            f"--config-dir={extra_config_dir(tmp_path)}",
         ],
         cwd=tmp_path,
         env=environment,
