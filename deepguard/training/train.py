@@ -42,6 +42,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     install_sigterm_handler()  # `kill <pid>` ends the run KILLED rather than leaving it RUNNING
     with ended_run_guard(logger):
         prepare_data(datamodule, logger, output_dir)
+        record_training_spectra(datamodule, logger, output_dir)
         model = build_model(cfg, trainer)
         trainer.fit(
             model,
@@ -116,6 +117,28 @@ def prepare_data(datamodule, logger: Logger, output_dir: Path) -> None:
     if skipped:
         print(f"Skipped {skipped} unreadable files, listed in {output_dir / 'quarantine.csv'}")
         logger.log_artifact(output_dir / "quarantine.csv")
+
+
+def record_training_spectra(datamodule, logger: Logger, output_dir: Path, per_class: int = 256):
+    """Mean real and fake spectra of (a sample of) the training images, at model input size.
+
+    The app draws an image's profile over these, so a reviewer sees how it compares with
+    what the model was trained on.
+    """
+    from deepguard.evaluation import image_dataset
+    from deepguard.spectral import MeanSpectra
+
+    train_records = datamodule.split_records("train")
+    sample = train_records.groupby("label", group_keys=False).head(per_class)
+    stats = MeanSpectra()
+    batches = image_dataset(sample["path"].tolist(), datamodule.image_size, batch_size=64)
+    start = 0
+    for images in batches:
+        rows = sample.iloc[start : start + len(images)]
+        stats.update(np.asarray(images), rows["label"].to_numpy(), rows["generator"].tolist())
+        start += len(images)
+    path = stats.save(output_dir / "training_spectra.npz")
+    logger.log_artifact(path)
 
 
 def test_saved_model(cfg: DictConfig, trainer: Trainer, datamodule, model_path: Path):
