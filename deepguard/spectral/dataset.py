@@ -204,6 +204,8 @@ def _write_profile_tables(stats: MeanSpectra, out_dir: Path) -> None:
 
 
 def _write_figures(stats: MeanSpectra, out_dir: Path, per_generator: bool) -> None:
+    # One folder for every figure, so the pipeline declares them as a single output.
+    out_dir = out_dir / "figures"
     for label, name in CLASS_NAMES.items():
         if stats.count(label):
             plot_spectrum(

@@ -52,6 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             pretrained=cfg.backbone.get("weights") is not None,
             unfreeze_layers=cfg.backbone.get("unfreeze_layers"),
         )
+        write_history(trainer.history, output_dir / "history.csv")
         model_path = trainer.save_final_model(model)
         metrics = test_saved_model(cfg, trainer, datamodule, model_path)
         logger.log_model(model_path, input_example=example_input(datamodule))
@@ -160,6 +161,15 @@ def example_input(datamodule) -> np.ndarray:
     return np.asarray(images[:1])
 
 
+def write_history(history: dict[str, list[float]], path: Path) -> None:
+    """Per-epoch metrics as a CSV (epoch, loss, val_auc ...): the training curves DVC plots."""
+    import pandas as pd
+
+    table = pd.DataFrame(history)
+    table.insert(0, "epoch", range(1, len(table) + 1))
+    table.to_csv(path, index=False)
+
+
 def best_validation_metrics(history: dict[str, list[float]]) -> dict[str, float]:
     """The best value of each validation metric over the epochs (lowest for losses)."""
     best = {}
@@ -195,8 +205,12 @@ def start_run(cfg: DictConfig, logger: Logger, trainer: Trainer) -> None:
         run_id=previous_run,
     )
     if logger.run_id:
+        # The resume folder finds this run again after a crash; the copy in the output folder
+        # tells later steps (the DVC register stage, people) which run this was.
+        run_info = json.dumps({"run_id": logger.run_id})
         resume_file.parent.mkdir(parents=True, exist_ok=True)
-        resume_file.write_text(json.dumps({"run_id": logger.run_id}))
+        resume_file.write_text(run_info)
+        (Path(cfg.paths.output_dir) / "run.json").write_text(run_info)
     OmegaConf.save(cfg, Path(cfg.paths.output_dir) / "config.yaml", resolve=True)
 
 

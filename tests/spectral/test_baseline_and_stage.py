@@ -88,11 +88,11 @@ def test_spectra_stage_writes_means_figures_tables_and_baseline(rng, tmp_path):
         "mean_profiles.csv",
         "mean_profiles_by_generator.csv",
         "profile_baseline.json",
-        "mean_spectrum_real.png",
-        "mean_spectrum_fake.png",
-        "mean_profiles.png",
-        "mean_difference.png",
-        "generators/mean_difference_up2x.png",
+        "figures/mean_spectrum_real.png",
+        "figures/mean_spectrum_fake.png",
+        "figures/mean_profiles.png",
+        "figures/mean_difference.png",
+        "figures/generators/mean_difference_up2x.png",
     ):
         assert (out / name).is_file(), name
     table = pd.read_csv(out / "mean_profiles.csv")
