@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test test-all lint format bench app serve mlflow-ui clean
+.PHONY: help setup train test test-fast lint format bench sweep pipeline params data app serve mlflow-ui clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,29 @@ lint: $(STAMP) ## ruff lint and format check, mypy on the library
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+sweep: $(STAMP) ## a 2x2 multirun sweep (backbone x optimizer) tracked in MLflow
+	$(BIN)/python scripts/train.py -m backbone=small_cnn,mobilenet_v3_small optimizer=adam,sgd $(ARGS)
+
+data: $(STAMP) ## ingest, prepare and compute the spectra of the default data (no training)
+	$(BIN)/python scripts/ingest.py $(ARGS)
+	$(BIN)/python scripts/prepare.py
+	$(BIN)/python scripts/spectra.py
+
+pipeline: $(STAMP) ## dvc repro: ingest, prepare, spectra, train, evaluate, register
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro $(ARGS)
+
+params: $(STAMP) ## recompose params.yaml from conf/pipeline.yaml (as `dvc exp run` does)
+	$(BIN)/python -c "import os; from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'pipeline', '.', [])"
+
+app: $(STAMP) ## the Streamlit app on http://127.0.0.1:8501
+	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1 --server.headless true
+
+serve: $(STAMP) ## the REST API (gunicorn) for the champion on http://127.0.0.1:8000
+	$(BIN)/python scripts/serve.py model=models:/deepguard@champion $(ARGS)
+
+mlflow-ui: $(STAMP) ## browse runs and the registry on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 bench: $(STAMP) ## run every benchmark under bench/ (prints figures; minutes)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
