@@ -6,7 +6,8 @@
 
 Prints three tables:
 1. latency overhead at concurrency 1: p50 of POST /v1/predict with one 300x300 JPEG divided
-   by the p50 of decode + resize + model.predict on the same image in this process;
+   by the p50 of decode + resize + model.predict on the same image in this process, and by
+   decode + resize + predict_on_batch (the server's own path); CPU seconds per image of both;
 2. concurrency 1/4/16: throughput, p50/p95/p99 latency, error rate;
 3. the worker's resident memory (RSS) sampled across many requests with bad inputs mixed in,
    and the trend of the second half (MiB per 1,000 requests).
@@ -33,11 +34,10 @@ import numpy as np
 import requests
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from deepguard.images import decode_image, to_model_input
+from deepguard.tracking.loading import load_model
 
-from deepguard.images import decode_image, to_model_input  # noqa: E402
-from deepguard.tracking.loading import load_model  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
