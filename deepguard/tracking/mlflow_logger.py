@@ -34,6 +34,7 @@ MODEL_FILENAME = "model.keras"
 MODEL_SHA256_TAG = "deepguard.model_sha256"
 DATA_DIGEST_TAG = "deepguard.data_digest"
 PARENT_RUN_TAG = "mlflow.parentRunId"
+SWEEP_ID_TAG = "deepguard.sweep_id"
 
 
 def flatten_config(config: Any) -> dict[str, str]:
@@ -131,6 +132,9 @@ class MLflowLogger(Logger):
         all_tags = {**self.tags, **{str(k): str(v) for k, v in (tags or {}).items()}}
         if parent_run_id:
             all_tags[PARENT_RUN_TAG] = parent_run_id
+            parent_tags = self.client.get_run(parent_run_id).data.tags
+            if SWEEP_ID_TAG in parent_tags:
+                all_tags.setdefault(SWEEP_ID_TAG, parent_tags[SWEEP_ID_TAG])
         commit = git_commit()
         if commit:
             all_tags.setdefault("mlflow.source.git.commit", commit)

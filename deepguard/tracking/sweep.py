@@ -27,13 +27,12 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from deepguard.tracking.mlflow_logger import PARENT_RUN_TAG
+from deepguard.tracking.mlflow_logger import PARENT_RUN_TAG, SWEEP_ID_TAG
 from deepguard.tracking.store import ensure_experiment, make_client, resolve_tracking_uri
 
 log = logging.getLogger(__name__)
 
 SWEEP_FILE = "sweep.json"
-SWEEP_ID_TAG = "deepguard.sweep_id"
 OVERRIDES_TAG = "deepguard.overrides"
 JOB_NUM_TAG = "deepguard.job_num"
 OVERRIDE_TAG_PREFIX = "override."
