@@ -21,7 +21,12 @@ from typing import Any
 from deepguard.tracking.loading import file_sha256
 from deepguard.tracking.logger import Logger
 from deepguard.tracking.run_status import FINISHED
-from deepguard.tracking.store import ensure_experiment, make_client, resolve_tracking_uri
+from deepguard.tracking.store import (
+    default_root_dir,
+    ensure_experiment,
+    make_client,
+    resolve_tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +90,8 @@ class MLflowLogger(Logger):
         run_name: overrides the run name the trainer passes (None keeps it).
         tags: extra tags on every run.
         log_model: record the `.keras` model (False skips `log_model`, e.g. for sweeps).
-        root_dir: project root holding ``mlruns/`` for the default store (None: the current
-            directory).
+        root_dir: project root holding ``mlruns/`` for the default store (None: the directory
+            the command was started in).
 
     Example:
         >>> logger = MLflowLogger(tracking_uri="sqlite:///mlruns/mlflow.db")
@@ -104,7 +109,7 @@ class MLflowLogger(Logger):
         log_model: bool = True,
         root_dir: str | Path | None = None,
     ):
-        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or ".")
+        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or default_root_dir())
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
