@@ -34,12 +34,12 @@ log = logging.getLogger(__name__)
 MAX_PARAM_VALUE_CHARS = 6000
 MAX_KEY_CHARS = 250
 TRUNCATION_NOTE = "...[truncated]"
+SWEEP_ID_TAG = "deepguard.sweep_id"
 MODEL_ARTIFACT_DIR = "model"
 MODEL_FILENAME = "model.keras"
 MODEL_SHA256_TAG = "deepguard.model_sha256"
 DATA_DIGEST_TAG = "deepguard.data_digest"
 PARENT_RUN_TAG = "mlflow.parentRunId"
-SWEEP_ID_TAG = "deepguard.sweep_id"
 
 
 def flatten_config(config: Any) -> dict[str, str]:
