@@ -21,7 +21,12 @@ from typing import Any
 from deepguard.tracking.loading import file_sha256
 from deepguard.tracking.logger import Logger
 from deepguard.tracking.run_status import FINISHED
-from deepguard.tracking.store import ensure_experiment, make_client, resolve_tracking_uri
+from deepguard.tracking.store import (
+    default_root_dir,
+    ensure_experiment,
+    make_client,
+    resolve_tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_PARAM_VALUE_CHARS = 6000
 MAX_KEY_CHARS = 250
 TRUNCATION_NOTE = "...[truncated]"
+SWEEP_ID_TAG = "deepguard.sweep_id"
 MODEL_ARTIFACT_DIR = "model"
 MODEL_FILENAME = "model.keras"
 MODEL_SHA256_TAG = "deepguard.model_sha256"
@@ -85,8 +91,8 @@ class MLflowLogger(Logger):
         run_name: overrides the run name the trainer passes (None keeps it).
         tags: extra tags on every run.
         log_model: record the `.keras` model (False skips `log_model`, e.g. for sweeps).
-        root_dir: project root holding ``mlruns/`` for the default store (None: the current
-            directory).
+        root_dir: project root holding ``mlruns/`` for the default store (None: the directory
+            the command was started in).
 
     Example:
         >>> logger = MLflowLogger(tracking_uri="sqlite:///mlruns/mlflow.db")
@@ -104,7 +110,7 @@ class MLflowLogger(Logger):
         log_model: bool = True,
         root_dir: str | Path | None = None,
     ):
-        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or ".")
+        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or default_root_dir())
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
@@ -132,6 +138,9 @@ class MLflowLogger(Logger):
         all_tags = {**self.tags, **{str(k): str(v) for k, v in (tags or {}).items()}}
         if parent_run_id:
             all_tags[PARENT_RUN_TAG] = parent_run_id
+            parent_tags = self.client.get_run(parent_run_id).data.tags
+            if SWEEP_ID_TAG in parent_tags:
+                all_tags.setdefault(SWEEP_ID_TAG, parent_tags[SWEEP_ID_TAG])
         commit = git_commit()
         if commit:
             all_tags.setdefault("mlflow.source.git.commit", commit)

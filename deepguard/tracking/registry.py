@@ -18,6 +18,7 @@ from deepguard.tracking.mlflow_logger import (
     DATA_DIGEST_TAG,
     MODEL_ARTIFACT_DIR,
     MODEL_SHA256_TAG,
+    SWEEP_ID_TAG,
 )
 from deepguard.tracking.store import make_client, resolve_tracking_uri
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-SWEEP_ID_TAG = "deepguard.sweep_id"
 # Version tags recorded at registration (also what `load_model` reports as metadata).
 VERSION_SHA256_TAG = "model_sha256"
 VERSION_DIGEST_TAG = "data_digest"

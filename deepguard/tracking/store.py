@@ -50,6 +50,16 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri.removeprefix("sqlite:///"))
 
 
+def default_root_dir() -> Path:
+    """Where the default store lives when no root is configured: the directory the command was
+    started in (Hydra's ``runtime.cwd`` inside a Hydra job, even with ``hydra.job.chdir``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.cwd)
+    return Path.cwd()
+
+
 def resolve_tracking_uri(tracking_uri: str | None = None, root_dir: str | Path = ".") -> str:
     """Pick the store: the explicit URI, else ``MLFLOW_TRACKING_URI``, else the default store.
 

@@ -27,13 +27,17 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from deepguard.tracking.mlflow_logger import PARENT_RUN_TAG
-from deepguard.tracking.store import ensure_experiment, make_client, resolve_tracking_uri
+from deepguard.tracking.mlflow_logger import PARENT_RUN_TAG, SWEEP_ID_TAG
+from deepguard.tracking.store import (
+    default_root_dir,
+    ensure_experiment,
+    make_client,
+    resolve_tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
 SWEEP_FILE = "sweep.json"
-SWEEP_ID_TAG = "deepguard.sweep_id"
 OVERRIDES_TAG = "deepguard.overrides"
 JOB_NUM_TAG = "deepguard.job_num"
 OVERRIDE_TAG_PREFIX = "override."
@@ -82,7 +86,7 @@ class MLflowSweepCallback(Callback):
     Args:
         tracking_uri: the store (None: ``MLFLOW_TRACKING_URI`` or the default store).
         experiment_name: experiment of the parent and child runs.
-        root_dir: project root of the default store (None: the current directory).
+        root_dir: project root of the default store (None: where the command started).
         metric: the optimized metric the table is sorted by (a run metric name).
         direction: ``maximize`` or ``minimize``.
         logger_target: the ``_target_`` of the configured logger; the callback does nothing
@@ -100,7 +104,7 @@ class MLflowSweepCallback(Callback):
     ):
         if direction not in ("maximize", "minimize"):
             raise ValueError(f"direction must be 'maximize' or 'minimize', got '{direction}'")
-        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or ".")
+        self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or default_root_dir())
         self.experiment_name = experiment_name
         self.metric = metric
         self.direction = direction

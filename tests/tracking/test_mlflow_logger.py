@@ -86,7 +86,7 @@ def test_sigterm_ends_run_killed(tracking_uri, tmp_path):
             """
         )
     )
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(
         [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
     )
@@ -228,3 +228,15 @@ def test_csv_logger_writes_files(tmp_path):
         json.loads((tmp_path / "run" / "params.json").read_text())["backbone.name"] == "small_cnn"
     )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "FAILED"
+
+
+def test_explicit_parent_run_links_child_and_copies_sweep_id(tracking_uri):
+    parent = MLflowLogger(tracking_uri=tracking_uri, tags={"deepguard.sweep_id": "s9"})
+    parent.start("parent", {}, tags={})
+    child = MLflowLogger(tracking_uri=tracking_uri)
+    child.start("child", {}, tags={}, parent_run_id=parent.run_id)
+    child.finish()
+    parent.finish()
+    tags = MlflowClient(tracking_uri).get_run(child.run_id).data.tags
+    assert tags["mlflow.parentRunId"] == parent.run_id
+    assert tags["deepguard.sweep_id"] == "s9"

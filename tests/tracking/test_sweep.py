@@ -227,3 +227,14 @@ def test_joblib_sweep_against_mlflow_server(app, mlflow_server):
     _client, parent, children = sweep_runs(mlflow_server)
     assert sorted(r.info.status for r in children) == ["FINISHED"] * 4
     assert parent.info.status == "FINISHED"
+
+
+def test_default_store_is_in_launch_dir_even_with_chdir(app, tmp_path):
+    """No URI configured: parent and jobs share <launch dir>/mlruns, although jobs chdir."""
+    result = app("a=1,2", "logger.tracking_uri=null", "hydra.job.chdir=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    from deepguard.tracking.store import default_tracking_uri
+
+    _client, parent, children = sweep_runs(default_tracking_uri(tmp_path))
+    assert len(children) == 2 and parent.info.status == "FINISHED"
+    assert not list((tmp_path / "multirun").rglob("mlflow.db"))
