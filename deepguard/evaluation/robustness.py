@@ -47,29 +47,27 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
 def gaussian_blur(sigma: float) -> Perturbation:
     """Blur with a Gaussian of `sigma` pixels at the decoded (original) resolution.
 
-    Separable depthwise convolution with replicated borders, rounded back to uint8.
+    Separable, with replicated borders, rounded back to uint8. Each pass is a matrix product
+    with a banded (side x side) blur matrix: much faster on CPU than a depthwise convolution
+    with a long kernel.
     """
     if sigma <= 0:
         raise ValueError(f"blur sigma must be positive (pixels); got {sigma}")
-    kernel = gaussian_kernel(sigma)
-    radius = kernel.size // 2
-    # Depthwise filters of shape (rows, cols, channels, 1): one pass down, one across.
-    vertical = tf.constant(np.tile(kernel[:, None, None, None], (1, 1, 3, 1)))
-    horizontal = tf.constant(np.tile(kernel[None, :, None, None], (1, 1, 3, 1)))
+    kernel = tf.constant(gaussian_kernel(sigma))
+    radius = int(kernel.shape[0]) // 2
+
+    def blur_matrix(side: tf.Tensor) -> tf.Tensor:
+        # Row i of the matrix holds the taps i-r..i+r, clamped to the image (replicated border).
+        taps = tf.range(side)[:, None] + tf.range(-radius, radius + 1)[None, :]
+        columns = tf.one_hot(tf.clip_by_value(taps, 0, side - 1), side)  # (side, taps, side)
+        return tf.einsum("t,itj->ij", kernel, columns)
 
     def apply(image: tf.Tensor, image_size: int) -> tf.Tensor:
         pixels = tf.cast(image, tf.float32)
-        # Replicate the border pixels (gather with clamped indices works for any image size).
-        rows = tf.clip_by_value(
-            tf.range(-radius, tf.shape(pixels)[0] + radius), 0, tf.shape(pixels)[0] - 1
-        )
-        cols = tf.clip_by_value(
-            tf.range(-radius, tf.shape(pixels)[1] + radius), 0, tf.shape(pixels)[1] - 1
-        )
-        pixels = tf.gather(tf.gather(pixels, rows, axis=0), cols, axis=1)[None]
-        pixels = tf.nn.depthwise_conv2d(pixels, vertical, [1, 1, 1, 1], "VALID")
-        pixels = tf.nn.depthwise_conv2d(pixels, horizontal, [1, 1, 1, 1], "VALID")
-        return tf.cast(tf.clip_by_value(tf.round(pixels[0]), 0.0, 255.0), tf.uint8)
+        shape = tf.shape(pixels)
+        pixels = tf.einsum("ij,jwc->iwc", blur_matrix(shape[0]), pixels)
+        pixels = tf.einsum("wk,ikc->iwc", blur_matrix(shape[1]), pixels)
+        return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
 
     return apply
 
