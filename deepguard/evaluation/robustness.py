@@ -153,16 +153,16 @@ def robustness_table(
         accuracy, roc_auc, average_precision and their `delta_*` against clean.
     """
     image_size = model_image_size(model)
-    labels = np.asarray(labels, dtype=np.int64)
+    y_true = np.asarray(labels, dtype=np.int64)
     if clean_probabilities is None:
         clean_probabilities = predict_probabilities(
             model, image_dataset(paths, image_size, batch_size, use_pillow=use_pillow)
         )
-    clean = compute_metrics(labels, clean_probabilities, threshold)
+    clean = compute_metrics(y_true, clean_probabilities, threshold)
     rows = [{"perturbation": "clean", "parameter": float("nan")} | _row(clean, clean)]
     for spec in perturbations:
         batches = image_dataset(paths, image_size, batch_size, spec.build(), use_pillow)
-        scores = compute_metrics(labels, predict_probabilities(model, batches), threshold)
+        scores = compute_metrics(y_true, predict_probabilities(model, batches), threshold)
         rows.append(
             {"perturbation": spec.perturbation, "parameter": float(spec.parameter)}
             | _row(scores, clean)

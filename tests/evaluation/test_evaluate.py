@@ -115,6 +115,7 @@ def run_script(script, *overrides, config_dir=None, cwd):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GENERATORS_DEV.is_dir(), reason="shared generators-dev data absent")
 def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
     data = {"_target_": "evaluation_helpers.ManifestData", "root": str(GENERATORS_DEV)}
@@ -140,6 +141,7 @@ def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
     assert (tmp_path / "run" / "roc.png").is_file()
 
 
+@pytest.mark.slow
 def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path):
     pytest.importorskip("deepguard.data", reason="deepguard.data not merged yet")
     if not GENERATORS_DEV.is_dir():
