@@ -12,12 +12,13 @@ import pandas as pd
 
 from deepguard.errors import ConfigError, DataError
 from deepguard.evaluation.inputs import image_dataset, model_image_size, predict_probabilities
-from deepguard.evaluation.report import per_generator_table, write_report
+from deepguard.evaluation.report import REPORT_FILES, per_generator_table, write_report
 from deepguard.evaluation.robustness import robustness_table
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+ROBUSTNESS_FILES = ("robustness.csv", "robustness.json")
 
 
 def split_records(data, split: str, limit: int | None = None, seed: int = 0) -> pd.DataFrame:
@@ -56,7 +57,8 @@ def evaluate_model(
 
     Writes `metrics.json`, `per_generator.csv/.json`, `confusion_matrix.json/.png`,
     `roc.csv/.png`, `pr.csv/.png`, `predictions.csv` and, with `robustness`,
-    `robustness.csv/.json`.
+    `robustness.csv/.json`; the logger gets those files (and a `model.json` found there)
+    under `evaluation/`.
 
     Args:
         model: a Keras detector (input float32 RGB [0, 255], output probability of fake).
@@ -121,7 +123,10 @@ def evaluate_model(
 
     if logger is not None:
         logger.log_metrics({k: v for k, v in tracked.items() if not math.isnan(v)})
-        logger.log_artifact(out_dir, artifact_path="evaluation")
+        # Only the report's own files: out_dir may be a training run's folder holding models.
+        for name in (*REPORT_FILES, *ROBUSTNESS_FILES, "model.json"):
+            if (out_dir / name).is_file():
+                logger.log_artifact(out_dir / name, artifact_path="evaluation")
     return result
 
 

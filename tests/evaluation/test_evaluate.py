@@ -31,8 +31,7 @@ class RecordingLogger(Logger):
         self.calls.append(("log_metrics", metrics))
 
     def log_artifact(self, path, artifact_path=None):
-        files = sorted(p.name for p in Path(path).iterdir())
-        self.calls.append(("log_artifact", Path(path), files))
+        self.calls.append(("log_artifact", Path(path), artifact_path))
 
     def finish(self, status="FINISHED"):
         self.calls.append(("finish", status))
@@ -40,6 +39,8 @@ class RecordingLogger(Logger):
 
 def test_evaluate_model_writes_report_and_logs(records, tmp_path):
     logger = RecordingLogger()
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "model.keras").write_bytes(b"a training run's model: not uploaded")
     result = evaluate_model(
         tiny_detector(), records, out_dir=tmp_path / "report", robustness=True, logger=logger
     )
@@ -52,11 +53,12 @@ def test_evaluate_model_writes_report_and_logs(records, tmp_path):
     predictions = pd.read_csv(tmp_path / "report" / "predictions.csv")
     assert list(predictions["path"]) == list(records["path"])  # record order kept
 
-    (_, metrics), (_, artifact, files) = logger.calls
+    (_, metrics), *artifacts = logger.calls
     assert metrics["test_accuracy"] == result["metrics"]["accuracy"]
     assert "robustness_jpeg_30_roc_auc" in metrics
     assert "robustness_gaussian_blur_3_accuracy" in metrics
-    assert artifact == tmp_path / "report" and "metrics.json" in files
+    uploaded = {path.name for _, path, folder in artifacts if folder == "evaluation"}
+    assert uploaded == set(REPORT_FILES) | {"robustness.csv", "robustness.json"}
 
 
 def test_evaluate_model_reads_a_datamodule_split_and_limit(tmp_path, records):
