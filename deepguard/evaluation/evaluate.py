@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -12,7 +11,12 @@ import pandas as pd
 
 from deepguard.errors import ConfigError, DataError
 from deepguard.evaluation.inputs import image_dataset, model_image_size, predict_probabilities
-from deepguard.evaluation.report import REPORT_FILES, per_generator_table, write_report
+from deepguard.evaluation.report import (
+    REPORT_FILES,
+    per_generator_table,
+    write_json,
+    write_report,
+)
 from deepguard.evaluation.robustness import robustness_table
 
 log = logging.getLogger(__name__)
@@ -113,8 +117,7 @@ def evaluate_model(
             use_pillow=use_pillow,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
-        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        (out_dir / "robustness.json").write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
         result["robustness"] = table
         for row in table.itertuples():
             if row.perturbation != "clean":
@@ -206,7 +209,7 @@ def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> Non
         "split": split,
         "threshold": threshold,
     }
-    (out_dir / "model.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out_dir / "model.json", info)
 
 
 def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:

@@ -50,6 +50,9 @@ def test_evaluate_model_writes_report_and_logs(records, tmp_path):
     assert list(result["per_generator"]["generator"]) == ["gan_a", "gan_b", "overall"]
     assert result["metrics"]["n_samples"] == len(records)
     assert len(result["robustness"]) == 10
+    rows = json.loads((tmp_path / "report" / "robustness.json").read_text())
+    assert rows[0]["perturbation"] == "clean" and rows[0]["parameter"] is None  # NaN -> null
+    assert [row["parameter"] for row in rows[1:5]] == [90, 75, 50, 30]
     predictions = pd.read_csv(tmp_path / "report" / "predictions.csv")
     assert list(predictions["path"]) == list(records["path"])  # record order kept
 
