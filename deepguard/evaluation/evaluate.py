@@ -197,6 +197,19 @@ def build_logger(cfg):
     return instantiate(cfg.logger)
 
 
+def check_config(cfg) -> None:
+    """Fail on a wrong value before the model or the data is loaded."""
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"unknown split '{cfg.split}'; available: {', '.join(SPLITS)}")
+    threshold = cfg.get("threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be a probability in [0, 1] or null; got {threshold}")
+    for key in ("batch_size", "limit"):
+        value = cfg.get(key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{key} must be at least 1 (or null for limit); got {value}")
+
+
 def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> None:
     """`model.json`: which model produced the report in `out_dir` (lineage for DVC, readers)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +236,7 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
 
     from deepguard.tracking.loading import load_model
 
+    check_config(cfg)
     tracking_uri = cfg.get("tracking_uri")
     # Only registry and run URIs need a store; a plain `.keras` path loads without one.
     loaded = (

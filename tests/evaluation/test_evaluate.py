@@ -101,6 +101,21 @@ def test_run_evaluation_uses_the_config_and_the_recorded_model(model_file, recor
     assert result["metrics"]["n_samples"] == len(records)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"split": "tset"}, "unknown split 'tset'; available: train, val, test"),
+        ({"threshold": 1.5}, "threshold must be a probability"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+    ],
+)
+def test_bad_values_fail_before_the_model_loads(tmp_path, override, message):
+    # The model file does not exist: the config check must come first.
+    cfg = evaluate_config(model=str(tmp_path / "absent.keras"), out_dir=str(tmp_path), **override)
+    with pytest.raises(ConfigError, match=message):
+        run_evaluation(cfg, datamodule=None)
+
+
 def test_run_evaluation_without_logger_config_explains(model_file, records, tmp_path):
     cfg = evaluate_config(model=str(model_file), out_dir=str(tmp_path), log_to_mlflow=True)
     with pytest.raises(ConfigError, match="add `logger=mlflow`"):
