@@ -56,11 +56,22 @@ def gaussian_blur(sigma: float) -> Perturbation:
     kernel = tf.constant(gaussian_kernel(sigma))
     radius = int(kernel.shape[0]) // 2
 
+    # cumulative[n] = the sum of the first (or, the kernel being symmetric, the last) n taps.
+    cumulative = tf.concat([[0.0], tf.cumsum(kernel)], axis=0)
+
     def blur_matrix(side: tf.Tensor) -> tf.Tensor:
-        # Row i of the matrix holds the taps i-r..i+r, clamped to the image (replicated border).
-        taps = tf.range(side)[:, None] + tf.range(-radius, radius + 1)[None, :]
-        columns = tf.one_hot(tf.clip_by_value(taps, 0, side - 1), side)  # (side, taps, side)
-        return tf.einsum("t,itj->ij", kernel, columns)
+        # Row i holds the taps at columns i-r..i+r; taps past an edge land on the edge pixel
+        # (replicated border), so every row sums to 1.
+        index = tf.range(side)
+        offset = index[None, :] - index[:, None]
+        taps = tf.gather(kernel, tf.clip_by_value(offset + radius, 0, 2 * radius))
+        matrix = tf.where(tf.abs(offset) <= radius, taps, 0.0)
+        before = tf.gather(cumulative, tf.clip_by_value(radius - index, 0, 2 * radius + 1))
+        after = tf.gather(
+            cumulative, tf.clip_by_value(radius - (side - 1 - index), 0, 2 * radius + 1)
+        )
+        first, last = tf.one_hot(0, side), tf.one_hot(side - 1, side)
+        return matrix + before[:, None] * first[None, :] + after[:, None] * last[None, :]
 
     def apply(image: tf.Tensor, image_size: int) -> tf.Tensor:
         pixels = tf.cast(image, tf.float32)
