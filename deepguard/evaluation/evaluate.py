@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -12,12 +11,18 @@ import pandas as pd
 
 from deepguard.errors import ConfigError, DataError
 from deepguard.evaluation.inputs import image_dataset, model_image_size, predict_probabilities
-from deepguard.evaluation.report import per_generator_table, write_report
+from deepguard.evaluation.report import (
+    REPORT_FILES,
+    per_generator_table,
+    write_json,
+    write_report,
+)
 from deepguard.evaluation.robustness import robustness_table
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+ROBUSTNESS_FILES = ("robustness.csv", "robustness.json")
 
 
 def split_records(data, split: str, limit: int | None = None, seed: int = 0) -> pd.DataFrame:
@@ -56,7 +61,8 @@ def evaluate_model(
 
     Writes `metrics.json`, `per_generator.csv/.json`, `confusion_matrix.json/.png`,
     `roc.csv/.png`, `pr.csv/.png`, `predictions.csv` and, with `robustness`,
-    `robustness.csv/.json`.
+    `robustness.csv/.json`; the logger gets those files (and a `model.json` found there)
+    under `evaluation/`.
 
     Args:
         model: a Keras detector (input float32 RGB [0, 255], output probability of fake).
@@ -111,8 +117,7 @@ def evaluate_model(
             use_pillow=use_pillow,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
-        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        (out_dir / "robustness.json").write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
         result["robustness"] = table
         for row in table.itertuples():
             if row.perturbation != "clean":
@@ -121,7 +126,10 @@ def evaluate_model(
 
     if logger is not None:
         logger.log_metrics({k: v for k, v in tracked.items() if not math.isnan(v)})
-        logger.log_artifact(out_dir, artifact_path="evaluation")
+        # Only the report's own files: out_dir may be a training run's folder holding models.
+        for name in (*REPORT_FILES, *ROBUSTNESS_FILES, "model.json"):
+            if (out_dir / name).is_file():
+                logger.log_artifact(out_dir / name, artifact_path="evaluation")
     return result
 
 
@@ -189,6 +197,19 @@ def build_logger(cfg):
     return instantiate(cfg.logger)
 
 
+def check_config(cfg) -> None:
+    """Fail on a wrong value before the model or the data is loaded."""
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"unknown split '{cfg.split}'; available: {', '.join(SPLITS)}")
+    threshold = cfg.get("threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be a probability in [0, 1] or null; got {threshold}")
+    for key in ("batch_size", "limit"):
+        value = cfg.get(key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{key} must be at least 1 (or null for limit); got {value}")
+
+
 def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> None:
     """`model.json`: which model produced the report in `out_dir` (lineage for DVC, readers)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +222,7 @@ def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> Non
         "split": split,
         "threshold": threshold,
     }
-    (out_dir / "model.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out_dir / "model.json", info)
 
 
 def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
@@ -215,6 +236,7 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
 
     from deepguard.tracking.loading import load_model
 
+    check_config(cfg)
     tracking_uri = cfg.get("tracking_uri")
     # Only registry and run URIs need a store; a plain `.keras` path loads without one.
     loaded = (

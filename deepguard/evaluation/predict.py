@@ -73,7 +73,8 @@ def predict_files(
     if isinstance(inputs, str | Path):
         inputs = [inputs]
 
-    paths, skipped = [], []
+    paths: list[Path] = []
+    skipped: list[Path] = []
     for path, is_image in iter_image_files(inputs):
         (paths if is_image else skipped).append(path)
     if skipped:

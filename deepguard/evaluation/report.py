@@ -101,16 +101,16 @@ def write_report(
             f"{y_prob.size} probabilities and {generators.size} generators"
         )
     metrics = compute_metrics(y_true, y_prob, threshold)
-    _write_json(out_dir / f"{prefix}metrics.json", metrics)
+    write_json(out_dir / f"{prefix}metrics.json", metrics)
 
     table = per_generator_table(y_true, y_prob, generators, threshold)
     table.to_csv(out_dir / f"{prefix}per_generator.csv", index=False)
-    _write_json(out_dir / f"{prefix}per_generator.json", table.to_dict(orient="records"))
+    write_json(out_dir / f"{prefix}per_generator.json", table.to_dict(orient="records"))
 
     y_pred = (y_prob >= threshold).astype(np.int64)
     matrix = skm.confusion_matrix(y_true, y_pred, labels=[0, 1])
     tn, fp, fn, tp = (int(v) for v in matrix.ravel())
-    _write_json(
+    write_json(
         out_dir / f"{prefix}confusion_matrix.json",
         {"threshold": threshold, "tn": tn, "fp": fp, "fn": fn, "tp": tp},
     )
@@ -145,8 +145,8 @@ def write_report(
     return metrics
 
 
-def _write_json(path: Path, value) -> None:
-    # JSON has no NaN: undefined metrics (one class present) are written as null.
+def write_json(path: Path, value) -> None:
+    """Write `value` as indented JSON; NaN (an undefined metric) becomes null."""
     path.write_text(json.dumps(_nan_to_none(value), indent=2) + "\n")
 
 

@@ -31,8 +31,7 @@ class RecordingLogger(Logger):
         self.calls.append(("log_metrics", metrics))
 
     def log_artifact(self, path, artifact_path=None):
-        files = sorted(p.name for p in Path(path).iterdir())
-        self.calls.append(("log_artifact", Path(path), files))
+        self.calls.append(("log_artifact", Path(path), artifact_path))
 
     def finish(self, status="FINISHED"):
         self.calls.append(("finish", status))
@@ -40,6 +39,8 @@ class RecordingLogger(Logger):
 
 def test_evaluate_model_writes_report_and_logs(records, tmp_path):
     logger = RecordingLogger()
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "model.keras").write_bytes(b"a training run's model: not uploaded")
     result = evaluate_model(
         tiny_detector(), records, out_dir=tmp_path / "report", robustness=True, logger=logger
     )
@@ -49,14 +50,18 @@ def test_evaluate_model_writes_report_and_logs(records, tmp_path):
     assert list(result["per_generator"]["generator"]) == ["gan_a", "gan_b", "overall"]
     assert result["metrics"]["n_samples"] == len(records)
     assert len(result["robustness"]) == 10
+    rows = json.loads((tmp_path / "report" / "robustness.json").read_text())
+    assert rows[0]["perturbation"] == "clean" and rows[0]["parameter"] is None  # NaN -> null
+    assert [row["parameter"] for row in rows[1:5]] == [90, 75, 50, 30]
     predictions = pd.read_csv(tmp_path / "report" / "predictions.csv")
     assert list(predictions["path"]) == list(records["path"])  # record order kept
 
-    (_, metrics), (_, artifact, files) = logger.calls
+    (_, metrics), *artifacts = logger.calls
     assert metrics["test_accuracy"] == result["metrics"]["accuracy"]
     assert "robustness_jpeg_30_roc_auc" in metrics
     assert "robustness_gaussian_blur_3_accuracy" in metrics
-    assert artifact == tmp_path / "report" and "metrics.json" in files
+    uploaded = {path.name for _, path, folder in artifacts if folder == "evaluation"}
+    assert uploaded == set(REPORT_FILES) | {"robustness.csv", "robustness.json"}
 
 
 def test_evaluate_model_reads_a_datamodule_split_and_limit(tmp_path, records):
@@ -96,6 +101,21 @@ def test_run_evaluation_uses_the_config_and_the_recorded_model(model_file, recor
     assert result["metrics"]["n_samples"] == len(records)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"split": "tset"}, "unknown split 'tset'; available: train, val, test"),
+        ({"threshold": 1.5}, "threshold must be a probability"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+    ],
+)
+def test_bad_values_fail_before_the_model_loads(tmp_path, override, message):
+    # The model file does not exist: the config check must come first.
+    cfg = evaluate_config(model=str(tmp_path / "absent.keras"), out_dir=str(tmp_path), **override)
+    with pytest.raises(ConfigError, match=message):
+        run_evaluation(cfg, datamodule=None)
+
+
 def test_run_evaluation_without_logger_config_explains(model_file, records, tmp_path):
     cfg = evaluate_config(model=str(model_file), out_dir=str(tmp_path), log_to_mlflow=True)
     with pytest.raises(ConfigError, match="add `logger=mlflow`"):
@@ -115,6 +135,7 @@ def run_script(script, *overrides, config_dir=None, cwd):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GENERATORS_DEV.is_dir(), reason="shared generators-dev data absent")
 def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
     data = {"_target_": "evaluation_helpers.ManifestData", "root": str(GENERATORS_DEV)}
@@ -140,6 +161,7 @@ def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
     assert (tmp_path / "run" / "roc.png").is_file()
 
 
+@pytest.mark.slow
 def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path):
     pytest.importorskip("deepguard.data", reason="deepguard.data not merged yet")
     if not GENERATORS_DEV.is_dir():

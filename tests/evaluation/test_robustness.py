@@ -90,6 +90,20 @@ def test_stronger_blur_and_downscaling_remove_more_high_frequency(records):
     assert (half < clean).all() and (quarter.mean() < half.mean())
 
 
+@pytest.mark.parametrize("sigma", [1, 2, 3])
+def test_blur_equals_a_reference_gaussian_filter(sigma):
+    from scipy.ndimage import gaussian_filter1d
+
+    image = np.random.default_rng(sigma).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    ours = gaussian_blur(sigma)(tf.constant(image), SIZE).numpy()
+    # Replicated borders ("nearest") and a radius of ceil(3 sigma), on both axes.
+    reference = image.astype(np.float64)
+    for axis in (0, 1):
+        reference = gaussian_filter1d(reference, sigma, axis=axis, mode="nearest", truncate=3.0)
+    # At most one grey level apart: float32 here against float64 there, then rounding.
+    np.testing.assert_allclose(ours, np.round(reference), atol=1)
+
+
 def test_blur_keeps_shape_and_mean_even_for_tiny_images():
     kernel = gaussian_kernel(2.0)
     assert kernel.sum() == pytest.approx(1.0) and kernel.size == 13
