@@ -52,6 +52,8 @@ class _Draws:
         self.used = 0
 
     def _next_seed(self) -> tf.Tensor:
+        if self.seeds is None:
+            raise RuntimeError("_Draws has no seed; stateful draws need no seed")
         seed = self.seeds[self.used]
         self.used += 1
         return seed
