@@ -6,8 +6,9 @@ Prints three tables:
       pipeline) and from tensors already in memory, and their ratio (target: >= 0.9);
   (b) the same from ``keras.utils.image_dataset_from_directory`` (its defaults, except
       ``image_size`` set to the model's input so the same model can train on it);
-  (c) peak resident memory of a whole training run (DataModule setup + one epoch) on 1k and
-      on 10k images, each in a fresh process: it should not grow with the number of images.
+  (c) peak resident memory of DataModule setup + one pass over the train split on 1k and on
+      10k images (``--memory-train``: one training epoch), each in a fresh process: it should
+      not grow with the number of images.
 
 Usage:
     python bench/bench_input_pipeline.py                       # about 4 minutes on 2 cores
@@ -160,16 +161,20 @@ def throughput(args, folder: Path, work: Path) -> list[dict]:
     ]
 
 
-def memory_child(folder: str, image_size: int, batch_size: int) -> None:
-    """One training run in this process; prints peak RSS as JSON."""
+def memory_child(folder: str, image_size: int, batch_size: int, train: bool) -> None:
+    """DataModule setup and one pass over train (or one training epoch) in this process;
+    prints the peak RSS as JSON."""
     from deepguard.data import DataModule
 
     start = time.perf_counter()
     data = DataModule(root=folder, image_size=image_size, batch_size=batch_size).setup()
     setup_s = time.perf_counter() - start
-    model = small_cnn(image_size)
     start = time.perf_counter()
-    model.fit(data.train_dataset(), epochs=1, verbose=0)
+    if train:
+        small_cnn(image_size).fit(data.train_dataset(), epochs=1, verbose=0)
+    else:
+        for _ in data.train_dataset():
+            pass
     fit_s = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     result = {
@@ -192,6 +197,7 @@ def memory(args, work: Path) -> list[dict]:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         command = [sys.executable, __file__, "--memory-child", str(folder)]
         command += ["--image-size", str(args.image_size), "--batch-size", str(args.batch_size)]
+        command += ["--memory-train"] if args.memory_train else []
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"  {rows[-1]}", flush=True)
@@ -206,12 +212,15 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64, help="model input side, pixels")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument(
+        "--memory-train", action="store_true", help="(c) trains one epoch instead of iterating"
+    )
     parser.add_argument("--jpeg-dir", type=Path, help="a {real,fake} folder of your own JPEGs")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child, args.image_size, args.batch_size)
+        memory_child(args.memory_child, args.image_size, args.batch_size, args.memory_train)
         return
 
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}", flush=True)
@@ -246,8 +255,9 @@ def main() -> None:
         )
         print("ratio: img/s over in-memory; CPU ratio: in-memory CPU ms/img over this one's")
     if mem_rows:
-        print("\n(c) one training run (setup + 1 epoch) per process")
-        print(f"{'images':>8s} {'train':>7s} {'setup s':>8s} {'epoch s':>8s} {'peak RSS MiB':>13s}")
+        what = "training one epoch" if args.memory_train else "iterating train once"
+        print(f"\n(c) DataModule setup + {what}, a fresh process each")
+        print(f"{'images':>8s} {'train':>7s} {'setup s':>8s} {'pass s':>8s} {'peak RSS MiB':>13s}")
         for row in mem_rows:
             print(
                 f"{row['images']:8d} {row['train']:7d} {row['setup_s']:8.1f} "

@@ -31,12 +31,52 @@ def _probability(value: float, name: str) -> float:
     return float(value)
 
 
-def _with_probability(probability: float, transform, image: tf.Tensor) -> tf.Tensor:
+class _Draws:
+    """Random numbers for one image: stateless from a seed when given, else stateful.
+
+    Stateless draws keep a parallel ``Dataset.map`` parallel under
+    ``tf.config.experimental.enable_op_determinism()``, which runs maps with stateful random
+    ops one element at a time.
+    """
+
+    _MAX_DRAWS = 12  # more than the transforms of one call use
+
+    def __init__(self, seed: tf.Tensor | None):
+        self.seeds = (
+            None
+            if seed is None
+            else tf.random.experimental.stateless_split(
+                tf.cast(seed, tf.int64), num=self._MAX_DRAWS
+            )
+        )
+        self.used = 0
+
+    def _next_seed(self) -> tf.Tensor:
+        if self.seeds is None:
+            raise RuntimeError("_Draws has no seed; stateful draws need no seed")
+        seed = self.seeds[self.used]
+        self.used += 1
+        return seed
+
+    def uniform(self, low, high, dtype=tf.float32) -> tf.Tensor:
+        if self.seeds is None:
+            return tf.random.uniform([], low, high, dtype=dtype)
+        return tf.random.stateless_uniform([], self._next_seed(), low, high, dtype=dtype)
+
+    def crop(self, image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+        if self.seeds is None:
+            return tf.image.random_crop(image, size)
+        return tf.image.stateless_random_crop(image, size, self._next_seed())
+
+
+def _with_probability(probability: float, transform, image: tf.Tensor, draws: _Draws):
     if probability <= 0.0:
         return image
     if probability >= 1.0:
-        return transform(image)
-    return tf.cond(tf.random.uniform([]) < probability, lambda: transform(image), lambda: image)
+        return transform(image, draws)
+    return tf.cond(
+        draws.uniform(0.0, 1.0) < probability, lambda: transform(image, draws), lambda: image
+    )
 
 
 class Augmenter:
@@ -98,40 +138,44 @@ class Augmenter:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"Augmenter({fields})"
 
-    def __call__(self, image: tf.Tensor) -> tf.Tensor:
+    def __call__(self, image: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """Augment one image; `seed` (2 integers) makes the draws stateless and repeatable."""
         image = tf.convert_to_tensor(image, tf.float32)
         shape = image.shape
+        draws = _Draws(seed)
         if self.crop_scale is not None:
-            image = self._crop(image)
-        image = _with_probability(self.flip_prob, tf.image.flip_left_right, image)
+            image = self._crop(image, draws)
+        image = _with_probability(
+            self.flip_prob, lambda x, _: tf.image.flip_left_right(x), image, draws
+        )
         if self.brightness:
-            delta = tf.random.uniform([], -self.brightness, self.brightness) * 255.0
+            delta = draws.uniform(-self.brightness, self.brightness) * 255.0
             image = image + delta
         if self.contrast:
-            factor = tf.random.uniform([], 1.0 - self.contrast, 1.0 + self.contrast)
+            factor = draws.uniform(1.0 - self.contrast, 1.0 + self.contrast)
             mean = tf.reduce_mean(image, axis=(0, 1), keepdims=True)
             image = (image - mean) * factor + mean
         if self.brightness or self.contrast:
             image = tf.clip_by_value(image, 0.0, 255.0)
-        image = _with_probability(self.blur_prob, self._blur, image)
-        image = _with_probability(self.jpeg_prob, self._jpeg, image)
+        image = _with_probability(self.blur_prob, self._blur, image, draws)
+        image = _with_probability(self.jpeg_prob, self._jpeg, image, draws)
         image.set_shape(shape)
         return image
 
-    def _crop(self, image: tf.Tensor) -> tf.Tensor:
+    def _crop(self, image: tf.Tensor, draws: _Draws) -> tf.Tensor:
         low, high = self.crop_scale or (1.0, 1.0)
         height, width = tf.shape(image)[0], tf.shape(image)[1]
-        side = tf.random.uniform([], low, high)
+        side = draws.uniform(low, high)
         crop_h = tf.maximum(1, tf.cast(tf.cast(height, tf.float32) * side, tf.int32))
         crop_w = tf.maximum(1, tf.cast(tf.cast(width, tf.float32) * side, tf.int32))
-        crop = tf.image.random_crop(image, tf.stack([crop_h, crop_w, 3]))
+        crop = draws.crop(image, tf.stack([crop_h, crop_w, 3]))
         return tf.image.resize(crop, tf.stack([height, width]), antialias=True)
 
-    def _blur(self, image: tf.Tensor) -> tf.Tensor:
+    def _blur(self, image: tf.Tensor, draws: _Draws) -> tf.Tensor:
         low, high = self.blur_sigma
         # A fixed kernel width (3 sigma each side of the largest sigma) keeps shapes static.
         radius = max(1, math.ceil(3 * high))
-        sigma = tf.maximum(tf.random.uniform([], low, high), 1e-3)
+        sigma = tf.maximum(draws.uniform(low, high), 1e-3)
         offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
         kernel = tf.exp(-0.5 * tf.square(offsets / sigma))
         kernel = kernel / tf.reduce_sum(kernel)
@@ -144,9 +188,9 @@ class Augmenter:
         batch = tf.nn.depthwise_conv2d(batch, horizontal, [1, 1, 1, 1], "VALID")
         return batch[0]
 
-    def _jpeg(self, image: tf.Tensor) -> tf.Tensor:
+    def _jpeg(self, image: tf.Tensor, draws: _Draws) -> tf.Tensor:
         low, high = self.jpeg_quality
-        quality = tf.random.uniform([], low, high + 1, dtype=tf.int32)
+        quality = draws.uniform(low, high + 1, dtype=tf.int32)
         pixels = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
         encoded = tf.image.adjust_jpeg_quality(pixels, quality)
         return tf.cast(encoded, tf.float32)

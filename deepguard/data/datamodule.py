@@ -50,7 +50,8 @@ class DataModule:
         shuffle_buffer: file paths the training shuffle draws from.
         num_parallel_calls: decode threads; ``None`` lets tf.data tune it.
         synthetic: keyword arguments of `generate_synthetic` to create the set in `root`
-            first (the offline default), or ``None`` for existing data.
+            first (the offline default; ``image_size`` defaults to this `image_size`), or
+            ``None`` for existing data.
         limit: at most this many images per split (quick debugging runs), or ``None``.
         augmentation: an `Augmenter`, its keyword arguments, or ``None``; training only.
     """
@@ -111,7 +112,9 @@ class DataModule:
         if self._records is not None:
             return self
         if self.synthetic is not None:
-            generate_synthetic(self.root, **self.synthetic)
+            # Generated at the model's input size unless told otherwise, so that resizing does
+            # not move the artifacts away from the frequencies they were made at.
+            generate_synthetic(self.root, **{"image_size": self.image_size, **self.synthetic})
         found = self._discover()
         found, duplicates = drop_duplicates(found)
         good, quarantine = scan_images(found, self.max_bad_fraction)

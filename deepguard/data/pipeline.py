@@ -72,7 +72,8 @@ def make_dataset(
         use_pillow: per file, decode with Pillow instead of TensorFlow (see validation).
         shuffle: reshuffle the file order every epoch (training).
         shuffle_buffer: how many file paths the shuffle draws from (paths, not pixels).
-        augment: a function on one float32 image, applied after resizing.
+        augment: called as ``augment(image, seed)`` on one float32 image after resizing,
+            e.g. an `Augmenter`; `seed` is 2 integers drawn per element and epoch.
         num_parallel_calls: decode threads; ``None`` lets tf.data tune it.
         seed: seeds the shuffle so that the epoch orders repeat from run to run.
 
@@ -93,11 +94,18 @@ def make_dataset(
             min(shuffle_buffer, len(paths)), seed=seed, reshuffle_each_iteration=True
         )
 
-    def load(path, pillow_flag, *label):
+    if augment is not None:
+        # One random number per element and epoch seeds the augmentation statelessly, so the
+        # map stays parallel (and repeatable) under tf.config.experimental.enable_op_determinism.
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip(dataset, draws).map(lambda columns, r: (*columns, r))
+
+    def load(path, pillow_flag, *rest):
         image = load_image(path, pillow_flag, image_size)
         if augment is not None:
-            image = augment(image)
-        return (image, *label) if label else image
+            *rest, draw = rest
+            image = augment(image, tf.stack([draw, tf.constant(0, tf.int64)]))
+        return (image, *rest) if rest else image
 
     dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)

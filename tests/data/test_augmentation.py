@@ -57,3 +57,12 @@ def test_bad_arguments_say_what_is_allowed():
         Augmenter(flip_prob=2)
     with pytest.raises(ValueError, match="jpeg_quality must be"):
         Augmenter(jpeg_quality=(50, 120))
+
+
+def test_a_seed_makes_the_draws_repeatable_and_different_seeds_differ():
+    image = natural_image(3)
+    robust = Augmenter(flip_prob=0.5, blur_prob=0.5, jpeg_prob=0.5, crop_scale=(0.6, 0.9))
+    first = robust(image, tf.constant([1, 2])).numpy()
+    np.testing.assert_array_equal(first, robust(image, tf.constant([1, 2])).numpy())
+    others = [robust(image, tf.constant([s, 0])).numpy() for s in range(3, 8)]
+    assert any(not np.array_equal(first, other) for other in others)

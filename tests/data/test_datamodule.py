@@ -14,7 +14,7 @@ def synthetic_data(tmp_path_factory):
         root=root,
         image_size=32,
         batch_size=8,
-        synthetic={"n_per_class": 40, "image_size": 32},
+        synthetic={"n_per_class": 40},  # generated at image_size=32
         augmentation={"flip_prob": 0.5},
     ).setup()
 
@@ -22,6 +22,7 @@ def synthetic_data(tmp_path_factory):
 def test_setup_splits_every_image_once_and_datasets_cover_each_split(synthetic_data):
     records = synthetic_data.records
     assert len(records) == 80 and records["path"].is_unique
+    assert '"image_size": 32' in (synthetic_data.root / "synthetic.json").read_text()
     assert set(records["split"]) == {"train", "val", "test"}
     for split, dataset in [
         ("train", synthetic_data.train_dataset()),

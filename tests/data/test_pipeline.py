@@ -67,3 +67,23 @@ def test_training_order_is_reshuffled_each_epoch(generic_root):
     orders = [tuple(next(iter(dataset))[1].numpy()) for _ in range(4)]
     assert sorted(orders[0]) == labels
     assert len(set(orders)) > 1
+
+
+def test_augmented_epochs_repeat_with_a_seed_and_differ_between_epochs(generic_root):
+    from deepguard.data import Augmenter
+
+    paths = sorted(str(p) for p in generic_root.rglob("*.png"))
+    augment = Augmenter(flip_prob=0.5, blur_prob=0.5, brightness=0.2)
+
+    def epochs(dataset, n=2):
+        return [np.concatenate([x.numpy() for x, _ in dataset]) for _ in range(n)]
+
+    def build():
+        return make_dataset(
+            paths, [0.0] * len(paths), image_size=16, batch_size=3, augment=augment, seed=4
+        )
+
+    first, second = epochs(build())
+    assert not np.array_equal(first, second)  # new draws every epoch
+    again_first, _ = epochs(build())
+    np.testing.assert_array_equal(first, again_first)  # same seed, same augmented epoch
