@@ -239,9 +239,7 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     check_config(cfg)
     tracking_uri = cfg.get("tracking_uri")
     # Only registry and run URIs need a store; a plain `.keras` path loads without one.
-    loaded = (
-        load_model(cfg.model, tracking_uri=tracking_uri) if tracking_uri else load_model(cfg.model)
-    )
+    loaded = load_model(cfg.model, tracking_uri=tracking_uri)
     threshold = resolve_threshold(cfg.get("threshold"), loaded.metadata)
     if datamodule is None:
         datamodule = build_datamodule(cfg.data, loaded.image_size)

@@ -64,7 +64,7 @@ def predict_files(
         loaded = model
     else:
         # Only registry and run URIs need a store; a plain `.keras` path loads without one.
-        loaded = load_model(model, tracking_uri=tracking_uri) if tracking_uri else load_model(model)
+        loaded = load_model(model, tracking_uri=tracking_uri)
     threshold = resolve_threshold(threshold, loaded.metadata)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1]; got {threshold}")
