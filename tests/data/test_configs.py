@@ -7,6 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from deepguard.data import Augmenter, DataModule
+from deepguard.training.train import build_datamodule
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DATA_CONFIGS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
@@ -38,7 +39,7 @@ def test_the_groups_hold_the_expected_choices():
 @pytest.mark.parametrize("name", DATA_CONFIGS)
 def test_every_data_config_instantiates(tmp_path, name):
     cfg = compose(tmp_path, name, "light")
-    data = instantiate(cfg.data)
+    data = build_datamodule(cfg)  # as train() builds it: the augmentation group applied
     assert isinstance(data, DataModule)
     assert data.seed == 7
     assert isinstance(data.augmentation, Augmenter) and data.augmentation.flip_prob == 0.5

@@ -65,7 +65,7 @@ def test_a_root_config_can_hold_all_three_stages(tmp_path):
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-            cfg = compose("root", overrides=["prepare.min_side=64"])
+            cfg = compose("root", overrides=["prepare.min_side=64", f"paths.root_dir={tmp_path}"])
     finally:
         GlobalHydra.instance().clear()
     assert set(STAGES) <= set(cfg) and cfg.prepare.min_side == 64
@@ -96,7 +96,7 @@ def test_folder_ingest_prepare_spectra_chain(tmp_path):
     assert report["n_images"] == 24
     summary = compute_dataset_spectra(**stage_config("spectra", tmp_path, "spectra.progress=false"))
     assert summary["baseline"]["test"]["accuracy"] == 1.0  # nearest-neighbour fakes are easy
-    assert (tmp_path / "spectra" / "mean_difference.png").is_file()
+    assert (tmp_path / "spectra" / "figures" / "mean_difference.png").is_file()
 
 
 def test_script_exits_nonzero_with_the_reason(tmp_path):
