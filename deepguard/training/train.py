@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import keras
 import numpy as np
@@ -200,7 +201,7 @@ def start_run(cfg: DictConfig, logger: Logger, trainer: Trainer) -> None:
         previous_run = json.loads(resume_file.read_text()).get("run_id")
     logger.start(
         run_name=cfg.run_name or default_run_name(cfg),
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=cast(dict, OmegaConf.to_container(cfg, resolve=True)),
         tags=run_tags(cfg),
         run_id=previous_run,
     )
@@ -244,6 +245,8 @@ def register(cfg: DictConfig, logger: Logger) -> dict | None:
     """
     if not cfg.registry.enabled or not isinstance(logger, MLflowLogger) or in_sweep():
         return None
+    if logger.run_id is None:
+        return None  # the run never started: nothing to register
     outcome = register_model(
         logger.run_id,
         name=cfg.registry.name,
