@@ -44,7 +44,9 @@ custom_threshold = st.sidebar.toggle(
     help="Off: each model uses the threshold recorded with it (evaluation.threshold).",
 )
 threshold = (
-    st.sidebar.slider("Threshold (probability of fake)", 0.0, 1.0, 0.5, 0.01, key="threshold")
+    st.sidebar.slider(
+        "Threshold (probability of fake)", 0.0, 1.0, 0.5, 0.001, format="%.3f", key="threshold"
+    )
     if custom_threshold
     else None
 )

@@ -23,8 +23,12 @@ def texts(elements) -> list[str]:
 
 
 def images(at) -> list:
-    """Every st.image / st.pyplot element of the page (AppTest has no typed accessor)."""
-    return list(at.get("imgs"))
+    """Every st.image / st.pyplot element of the page (AppTest has no attribute for them)."""
+    return list(at.get("image"))
+
+
+def image_captions(at) -> list[str]:
+    return [caption for element in images(at) for caption in element.captions]
 
 
 def load_bad_inputs():
