@@ -41,7 +41,13 @@ def model_handle(uri: str, tracking_uri: str) -> ModelHandle:
     from deepguard.tracking.loading import load_model
 
     loaded = load_model(uri, tracking_uri=tracking_uri)
-    return ModelHandle(loaded=loaded, cam=GradCAM(loaded.model))
+    cam = GradCAM(loaded.model)
+    # Trace the predict and Grad-CAM graphs now (about a second each) rather than on the
+    # first image a user sends.
+    blank = np.zeros((loaded.image_size, loaded.image_size, 3), np.float32)
+    loaded.model.predict_on_batch(blank[None])
+    cam(blank)
+    return ModelHandle(loaded=loaded, cam=cam)
 
 
 @st.cache_data(show_spinner=False)

@@ -34,10 +34,10 @@ def store_caption(state: StoreState) -> None:
 
 
 def pick_models(state: StoreState, key: str, minimum: int = 2) -> list[ModelChoice]:
-    """Sidebar multiselect of registered versions (default: champion and challenger)."""
+    """Multiselect of registered versions (default: champion and challenger)."""
     by_label = {version.label: version for version in state.versions}
     default = [v.label for v in default_selection(state.versions)]
-    labels = st.sidebar.multiselect(
+    labels = st.multiselect(
         f"Models to compare ({minimum} to {MAX_MODELS})",
         options=list(by_label),
         default=default,
@@ -46,7 +46,7 @@ def pick_models(state: StoreState, key: str, minimum: int = 2) -> list[ModelChoi
         help="Registered versions, name vN (aliases). Defaults: champion and challenger.",
     )
     if len(state.versions) < minimum:
-        st.sidebar.info(
+        st.info(
             f"Only {len(state.versions)} version is registered; train another to compare: "
             "`make train ARGS='seed=1'`"
         )

@@ -24,6 +24,8 @@ from deepguard_app.widgets import (
 from deepguard.errors import ModelIntegrityError
 from deepguard.explain import overlay_heatmap
 
+HEATMAP_WIDTH = 280  # px on the page, whatever the image's size
+
 page_setup("Compare", "🔍")
 st.title("Compare models")
 
@@ -35,7 +37,7 @@ store_caption(state)
 
 chosen = pick_models(state, key="compare_models")
 if not chosen:
-    st.info("Pick two to four models in the sidebar.")
+    st.info("Pick two to four models above.")
     st.stop()
 
 custom_threshold = st.sidebar.toggle(
@@ -62,7 +64,7 @@ if not handles:
     st.stop()
 models = [choice for choice in chosen if choice.uri in handles]
 if len(models) < 2:
-    st.info("Pick a second model in the sidebar to compare side by side.")
+    st.info("Pick a second model above to compare side by side.")
 
 # ---- images: uploads and/or samples from a folder ----------------------------------------
 uploads = st.file_uploader(
@@ -143,7 +145,7 @@ for item in items:
                 st.image(
                     overlay_heatmap(item.rgb, prediction.heatmap),
                     caption=f"Grad-CAM: where the model sees evidence for '{prediction.label}'",
-                    width="stretch",
+                    width=HEATMAP_WIDTH,
                 )
     st.markdown("**Frequency views**")
     image_col, spectrum_col, profile_col = st.columns([1, 1.2, 1.5])
