@@ -8,16 +8,17 @@ Two measurements, each after a warm-up that loads the two models and traces thei
 1. browser (when /usr/bin/chromium and Playwright are installed): `streamlit run` on
    127.0.0.1 and headless Chromium. Each iteration opens a new tab (a new session: page load
    until the Compare page is ready), uploads a new 300x300 JPEG (never seen before, so nothing
-   of it is cached) through the file uploader and waits until both predictions, both Grad-CAM
-   heatmaps and the FFT views are on screen. This is what a user waits for.
+   of it is cached) through the file uploader and times two moments: both predictions with
+   their Grad-CAM heatmaps on screen (the answer), then the FFT views below them drawn too.
 2. AppTest: the same page run in this process by Streamlit's test harness; the answer is the
    script rerun after picking a new image (the harness's own start-up, about 1.4 s of package
    metadata scanning per session that a real server does once, is left out of the figure).
 
 Target: an upload answered (both predictions on screen) under 3 s on 2 cores, with the page
-open and the two models cached; the page load of a new tab is reported beside it. Without --tracking-uri it trains two small
-CNNs at 64 px (about a minute) in a temp folder and registers them as `deepguard_bench`; with
-it, the store's champion and challenger are used.
+open and the two models cached; the page load of a new tab is reported beside it.
+
+Without --tracking-uri it trains two small CNNs at 64 px (about a minute) in a temp folder and
+registers them as `deepguard_bench`; with it, the store's champion and challenger are used.
 """
 
 from __future__ import annotations
@@ -228,6 +229,7 @@ def bench_browser(work: Path, uploads: Path, runs: int) -> None:
         f"cached: {verdict} the 3 s target; with a new tab's page load "
         f"{statistics.median(totals):.2f} s"
     )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
