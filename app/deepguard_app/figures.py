@@ -36,7 +36,7 @@ def image_spectrum_figure(rgb: np.ndarray) -> Figure:
     crop = centre_crop(rgb, SPECTRUM_MAX_SIDE)
     spectrum = log_magnitude_spectrum(crop[None].astype(np.float32))[0]
     side = crop.shape[0]
-    return plot_spectrum(spectrum, title=f"log-magnitude spectrum ({side}x{side} px centre crop)")
+    return plot_spectrum(spectrum, title=f"log-magnitude spectrum\n{side}x{side} px centre crop")
 
 
 def image_profile_figure(
@@ -50,7 +50,7 @@ def image_profile_figure(
         return plot_profiles(
             training,
             image_profile=profile,
-            title=f"azimuthal profile at {image_size} px vs {model_label}'s training data",
+            title=f"azimuthal profile at {image_size} px\nvs the training data of {model_label}",
         )
     crop = centre_crop(rgb, SPECTRUM_MAX_SIDE)
     profile = azimuthal_profile(crop[None].astype(np.float32))[0]
@@ -59,7 +59,7 @@ def image_profile_figure(
     ax.plot(profile_frequencies(crop.shape[:2]), profile, color="black", label="this image")
     ax.set_xlabel(FREQUENCY_LABEL)
     ax.set_ylabel("mean log power  log |F|^2")
-    ax.set_title(f"azimuthal profile ({crop.shape[0]} px crop; no training spectra recorded)")
+    ax.set_title(f"azimuthal profile, {crop.shape[0]} px crop\n(no training spectra recorded)")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
