@@ -8,6 +8,7 @@ the API's own resize: the app and the API can never see different pixels.
 from __future__ import annotations
 
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,5 +177,13 @@ def list_samples(folder: str | Path, limit: int = 500) -> list[Path]:
             f"sample folder '{folder}' does not exist; give a folder of images, e.g. "
             "data/synthetic/64px (made by `make train`)"
         )
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SAMPLE_SUFFIXES)
-    return found[:limit]
+    found: list[Path] = []
+    # A sorted walk that stops at `limit`: a 140k-image dataset is not listed on every rerun.
+    for parent, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if Path(name).suffix.lower() in SAMPLE_SUFFIXES:
+                found.append(Path(parent) / name)
+                if len(found) >= limit:
+                    return found
+    return found

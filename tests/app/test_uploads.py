@@ -78,3 +78,15 @@ def test_missing_sample_folder_says_what_to_give(tmp_path):
 
     with pytest.raises(ValueError, match="does not exist"):
         list_samples(tmp_path / "nope")
+
+
+def test_samples_are_listed_in_order_up_to_the_limit(tmp_path):
+    from deepguard_app.compare import list_samples
+
+    for folder in ("b", "a/deeper"):
+        (tmp_path / folder).mkdir(parents=True)
+        for name in ("2.png", "1.jpg", "notes.txt"):
+            (tmp_path / folder / name).write_bytes(b"x")
+    listed = [str(p.relative_to(tmp_path)) for p in list_samples(tmp_path)]
+    assert listed == ["a/deeper/1.jpg", "a/deeper/2.png", "b/1.jpg", "b/2.png"]
+    assert len(list_samples(tmp_path, limit=3)) == 3
