@@ -39,9 +39,8 @@ for version in state.versions:
     row["input px"] = version.tags.get("image_size", "?")
     row["test images"] = version.metric("n_samples")
     row["data digest"] = version.tags.get("data_digest", "")[:12]
-    row["registered"] = dt.datetime.fromtimestamp(version.created_ms / 1000, tz=dt.UTC).strftime(
-        "%Y-%m-%d %H:%M"
-    )
+    registered = dt.datetime.fromtimestamp(version.created_ms / 1000, tz=dt.timezone.utc)
+    row["registered (UTC)"] = registered.strftime("%Y-%m-%d %H:%M")
     rows.append(row)
 board = pd.DataFrame(rows).sort_values("ROC AUC", ascending=False, na_position="last")
 st.markdown(
