@@ -39,6 +39,8 @@ class GradCAM:
     """
 
     def __init__(self, model):
+        import keras
+
         names = [layer.name for layer in model.layers]
         for required in (BACKBONE_LAYER, OUTPUT_LAYER):
             if required not in names:
@@ -48,8 +50,6 @@ class GradCAM:
                     "deepguard.models.build_detector"
                 )
         split = names.index(BACKBONE_LAYER)
-        import keras
-
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         self.model = model
         self._graphs: dict = {}
