@@ -1,0 +1,165 @@
+"""Compare: two to four registered models side by side on uploaded or sample images."""
+
+from __future__ import annotations
+
+import streamlit as st
+from deepguard_app.cache import fft_view_pngs, model_handle
+from deepguard_app.compare import (
+    ImageProblem,
+    disagree,
+    list_samples,
+    predict,
+    read_image_bytes,
+    read_image_file,
+)
+from deepguard_app.store import project_root
+from deepguard_app.widgets import (
+    current_store,
+    page_setup,
+    pick_models,
+    show_empty_state,
+    store_caption,
+)
+
+from deepguard.errors import ModelIntegrityError
+from deepguard.explain import overlay_heatmap
+
+HEATMAP_WIDTH = 280  # px on the page, whatever the image's size
+
+page_setup("Compare", "🔍")
+st.title("Compare models")
+
+state = current_store()
+if state.problem:
+    show_empty_state(state)
+    st.stop()
+store_caption(state)
+
+chosen = pick_models(state, key="compare_models")
+if not chosen:
+    st.info("Pick two to four models above.")
+    st.stop()
+
+custom_threshold = st.sidebar.toggle(
+    "One threshold for all models",
+    key="custom_threshold",
+    help="Off: each model uses the threshold recorded with it (evaluation.threshold).",
+)
+threshold = (
+    st.sidebar.slider(
+        "Threshold (probability of fake)", 0.0, 1.0, 0.5, 0.001, format="%.3f", key="threshold"
+    )
+    if custom_threshold
+    else None
+)
+show_heatmaps = st.sidebar.toggle("Grad-CAM heatmaps", value=True, key="heatmaps")
+
+handles = {}
+for choice in chosen:
+    try:
+        handles[choice.uri] = model_handle(choice.uri, state.tracking_uri)
+    except ModelIntegrityError as error:
+        st.error(f"{choice.label} cannot be loaded: {error}")
+if not handles:
+    st.stop()
+models = [choice for choice in chosen if choice.uri in handles]
+if len(models) < 2:
+    st.info("Pick a second model above to compare side by side.")
+
+# ---- images: uploads and/or samples from a folder ----------------------------------------
+uploads = st.file_uploader(
+    "Upload images (JPEG, PNG, WebP, BMP, GIF, TIFF)",
+    accept_multiple_files=True,
+    key="uploads",
+    help="Decided by the bytes, not the file name; each file is checked as the API does.",
+)
+default_folder = project_root() / "data"
+with st.expander("... or pick samples from a folder", expanded=not uploads):
+    folder = st.text_input(
+        "Sample folder",
+        value=str(default_folder) if default_folder.is_dir() else "",
+        key="sample_folder",
+        placeholder="path/to/images",
+    )
+    picked: list[str] = []
+    if folder:
+        try:
+            samples = list_samples(folder)
+        except ValueError as error:
+            st.error(str(error))
+            samples = []
+        picked = st.multiselect(
+            f"Samples ({len(samples)} images found)",
+            options=[str(path) for path in samples],
+            format_func=lambda p: p.removeprefix(folder).lstrip("/"),
+            key="samples",
+        )
+
+items = [read_image_bytes(upload.name, upload.getvalue()) for upload in uploads or []]
+items += [read_image_file(path) for path in picked]
+if not items:
+    st.info("Upload one or more images, or pick samples from a folder, to see each model's answer.")
+    st.stop()
+
+# The profile is drawn over the training data of the first model picked.
+reference = models[0]
+
+for item in items:
+    st.divider()
+    st.subheader(item.name)
+    if isinstance(item, ImageProblem):
+        st.error(f"**{item.name}** was not scored: {item.message}")
+        st.caption(f"HTTP {item.status} · `{item.code}` (the API refuses it the same way)")
+        continue
+    for note in item.notes:
+        st.caption(f"ℹ️ {note}")
+    predictions = [
+        predict(
+            handles[choice.uri].loaded,
+            handles[choice.uri].cam if show_heatmaps else None,
+            item.rgb,
+            threshold=threshold,
+            model_label=choice.label,
+            aliases=choice.aliases,
+        )
+        for choice in models
+    ]
+    if len(predictions) > 1 and disagree(predictions):
+        verdicts = "; ".join(
+            f"{p.model_label} says {p.label} ({p.p_fake:.3f})" for p in predictions
+        )
+        st.error(f"⚠️ The models disagree: {verdicts}")
+    elif len(predictions) > 1:
+        st.success(f"All {len(predictions)} models agree: {predictions[0].label}")
+    for column, prediction in zip(st.columns(len(predictions)), predictions, strict=True):
+        with column:
+            badge = ":red-badge[FAKE]" if prediction.label == "fake" else ":green-badge[REAL]"
+            st.markdown(f"**{prediction.model_label}** {badge}")
+            st.metric(f"P(fake) · {prediction.model_label}", f"{prediction.p_fake:.3f}")
+            st.caption(
+                f"threshold {prediction.threshold:.2f} · version {prediction.version} · "
+                f"aliases: {', '.join(prediction.aliases) or 'none'} · "
+                f"inference {prediction.inference_ms:.1f} ms"
+            )
+            if prediction.heatmap is not None:
+                st.image(
+                    overlay_heatmap(item.rgb, prediction.heatmap),
+                    caption=f"Grad-CAM: where the model sees evidence for '{prediction.label}'",
+                    width=HEATMAP_WIDTH,
+                )
+    st.markdown("**Frequency views**")
+    image_col, spectrum_col, profile_col = st.columns([1, 1.2, 1.5])
+    image_col.image(
+        item.rgb,
+        caption=f"{item.rgb.shape[1]}x{item.rgb.shape[0]} px, RGB",
+        width="stretch",
+    )
+    spectrum_png, profile_png = fft_view_pngs(
+        item.rgb,
+        state.tracking_uri,
+        reference.run_id,
+        reference.label,
+        handles[reference.uri].loaded.image_size,
+    )
+    spectrum_col.image(spectrum_png, caption="2D spectrum", width="stretch")
+    profile_col.image(profile_png, caption="1D azimuthal profile", width="stretch")
