@@ -54,7 +54,7 @@ params: $(STAMP) ## recompose params.yaml from conf/pipeline.yaml (as `dvc exp r
 	$(BIN)/python -c "import os; from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'pipeline', '.', [])"
 
 app: $(STAMP) ## the Streamlit app on http://127.0.0.1:8501
-	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1 --server.headless true
+	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false $(ARGS)
 
 serve: $(STAMP) ## the REST API (gunicorn) for the champion on http://127.0.0.1:8000
 	$(BIN)/python scripts/serve.py model=models:/deepguard@champion $(ARGS)
