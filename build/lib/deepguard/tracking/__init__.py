@@ -1,4 +1,0 @@
-"""Experiment tracking (MLflow runs, loggers), the model registry and safe model loading.
-
-Imports no training code.
-"""
