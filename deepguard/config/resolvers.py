@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -12,6 +14,16 @@ def fingerprint(text: str | None = "") -> str:
     return hashlib.sha256(str(text or "").encode()).hexdigest()[:12]
 
 
+def project_root() -> str:
+    """`DEEPGUARD_ROOT` if set, else the directory the command runs in, as an absolute path.
+
+    Hydra's own `${hydra:runtime.cwd}` cannot be used here: a multirun resolves its sweep
+    folder (which lives under the project root) before Hydra's runtime values exist.
+    """
+    return str(Path(os.environ.get("DEEPGUARD_ROOT") or os.getcwd()).resolve())
+
+
 def register_resolvers() -> None:
-    """Register `${dg.fingerprint:...}`; safe to call more than once."""
+    """Register `${dg.fingerprint:...}` and `${dg.project_root:}`; safe to call again."""
     OmegaConf.register_new_resolver("dg.fingerprint", fingerprint, replace=True)
+    OmegaConf.register_new_resolver("dg.project_root", project_root, replace=True)

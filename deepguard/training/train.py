@@ -20,7 +20,7 @@ from deepguard.tracking.registry import register_model
 from deepguard.tracking.run_status import ended_run_guard, install_sigterm_handler
 from deepguard.tracking.sweep import job_tags_from_hydra
 from deepguard.training.runtime import precision_policy, seed_everything
-from deepguard.training.trainer import Trainer
+from deepguard.training.trainer import Trainer, read_resume_epoch
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -36,12 +36,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     seed_everything(cfg.seed, cfg.trainer.deterministic)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    datamodule = build_datamodule(cfg)
     logger = build_logger(cfg)
-    trainer = build_trainer(cfg, logger)
-    start_run(cfg, logger, trainer)
+    # The run opens before anything else can fail, so every failure is recorded as FAILED.
+    start_run(cfg, logger)
     install_sigterm_handler()  # `kill <pid>` ends the run KILLED rather than leaving it RUNNING
     with ended_run_guard(logger):
+        datamodule = build_datamodule(cfg)
+        trainer = build_trainer(cfg, logger)
         prepare_data(datamodule, logger, output_dir)
         record_training_spectra(datamodule, logger, output_dir)
         model = build_model(cfg, trainer)
@@ -193,11 +194,11 @@ def report(metrics: dict[str, float], model_path: Path, logger: Logger) -> None:
 # ----------------------------------------------------------------- run lifecycle
 
 
-def start_run(cfg: DictConfig, logger: Logger, trainer: Trainer) -> None:
+def start_run(cfg: DictConfig, logger: Logger) -> None:
     """Open the logger's run, resuming the run of an interrupted identical command."""
     resume_file = Path(cfg.paths.resume_dir) / "run.json"
     previous_run = None
-    if trainer.resume_epoch() and resume_file.is_file():
+    if read_resume_epoch(cfg.paths.resume_dir) and resume_file.is_file():
         previous_run = json.loads(resume_file.read_text()).get("run_id")
     logger.start(
         run_name=cfg.run_name or default_run_name(cfg),
