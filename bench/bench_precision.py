@@ -1,6 +1,6 @@
 """float32 against mixed_bfloat16 training: images/s during fit and test metrics.
 
-    python bench/bench_precision.py [--epochs 4] [--runs small_cnn:64,vgg16:64]
+    python bench/bench_precision.py [--epochs 4] [--runs small_cnn:64,vgg16:64] [--limit 96]
 
 Each run composes ``conf/train.yaml`` (synthetic data, no augmentation, constant learning
 rate, logger and callbacks off) with ``backbone=<name> data.image_size=<px>``, once with
@@ -8,6 +8,10 @@ rate, logger and callbacks off) with ``backbone=<name> data.image_size=<px>``, o
 and trainer as ``train(cfg)`` does, fits, and tests. Training speed is the number of training
 images over each epoch's wall time, measured by a callback, median over the epochs after the
 first (which traces the graph). Both precisions use the same seed, split and initial recipe.
+
+``--limit`` caps the images per split (``data.limit``): on a CPU without native bfloat16
+(no AVX-512 BF16 / AMX) ``mixed_bfloat16`` is emulated and several times slower, and a full
+synthetic epoch of VGG16 would take most of an hour.
 """
 
 from __future__ import annotations
@@ -76,7 +80,9 @@ def compose(overrides: list[str], root: Path):
     return cfg
 
 
-def run(backbone: str, image_size: int, precision: str, epochs: int, root: Path) -> dict:
+def run(
+    backbone: str, image_size: int, precision: str, epochs: int, limit: int | None, root: Path
+) -> dict:
     from hydra.utils import instantiate
 
     from deepguard.tracking.logger import NullLogger
@@ -90,6 +96,7 @@ def run(backbone: str, image_size: int, precision: str, epochs: int, root: Path)
             f"data.root={root}/synthetic/{image_size}px",  # shared by both precisions
             f"trainer.precision={precision}",
             f"trainer.max_epochs={epochs}",
+            f"data.limit={'null' if limit is None else limit}",
             "trainer.verbose=0",
             "augmentation=none",
             "scheduler=constant",
@@ -121,14 +128,18 @@ def main() -> None:
     parser.add_argument(
         "--runs", default="small_cnn:64,vgg16:64", help="comma-separated backbone:pixels pairs"
     )
+    parser.add_argument("--limit", type=int, default=None, help="images per split (all: omit)")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores, Keras {keras.__version__}, batch 32, synthetic data")
+    print(
+        f"{os.cpu_count()} CPU cores, Keras {keras.__version__}, batch 32, synthetic data, "
+        f"limit {args.limit or 'none'} images per split"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec in args.runs.split(","):
             backbone, pixels = spec.split(":")
             results = {
-                precision: run(backbone, int(pixels), precision, args.epochs, Path(tmp))
+                precision: run(backbone, int(pixels), precision, args.epochs, args.limit, Path(tmp))
                 for precision in PRECISIONS
             }
             rows.append((f"{backbone} {pixels} px", results))
