@@ -34,7 +34,7 @@ FEATURE_LAYERS = ["block3_conv3", "block4_conv3", "block5_conv3"]
 SEED = 42
 
 
-def vgg16_features(datamodule, image_size: int):
+def vgg16_features(datamodule, image_size: int, feature_layers: list[str]):
     """Frozen multi-scale features of every record, and the detector's untrained head."""
     from deepguard.models import build_detector
     from deepguard.training.feature_cache import split_detector
@@ -45,7 +45,7 @@ def vgg16_features(datamodule, image_size: int):
         preprocessing="caffe",
         image_size=image_size,
         weights="hed",
-        feature_layers=FEATURE_LAYERS,
+        feature_layers=feature_layers,
         dropout=0.3,
     )
     feature_model, head = split_detector(model)
@@ -118,6 +118,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with manifest.csv")
     parser.add_argument("--image-size", type=int, default=128, help="model input side, pixels")
     parser.add_argument("--epochs", type=int, default=30, help="head epochs per fold")
+    parser.add_argument(
+        "--feature-layers",
+        default=",".join(FEATURE_LAYERS),
+        help="comma-separated VGG16 layers to pool (e.g. add block2_conv2 for finer traces)",
+    )
     args = parser.parse_args()
     manifest = args.data / "manifest.csv"
     if not manifest.is_file():
@@ -132,7 +137,7 @@ def main() -> None:
     print(f"{args.data.name}: {len(records)} images, {records['generator'].nunique()} generators")
 
     start = time.perf_counter()
-    features, head = vgg16_features(datamodule, args.image_size)
+    features, head = vgg16_features(datamodule, args.image_size, args.feature_layers.split(","))
     feature_seconds = time.perf_counter() - start
     probe_table, probe_mean = leave_one_generator_out(
         records, head_fit_and_score(features, paths, head, args.epochs)
@@ -154,7 +159,7 @@ def main() -> None:
     print(f"{'mean':<20} {probe_mean:>20.3f} {spectral_mean:>13.3f}")
     print(
         f"\nwall time: vgg16_hed_probe {probe_seconds:.0f} s ({feature_seconds:.0f} s features at "
-        f"{args.image_size} px, once), spectral {spectral_seconds:.0f} s"
+        f"{args.image_size} px, once; {args.feature_layers}), spectral {spectral_seconds:.0f} s"
     )
 
 
