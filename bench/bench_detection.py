@@ -1,6 +1,6 @@
 """Detection quality and time to it on real faces: spectral baseline, linear probe, trainer.
 
-    python bench/bench_detection.py [--data ../shared/data/faces-hard-dev] [--image-size 224]
+    python bench/bench_detection.py [--data ../shared/data/faces-hard-dev] [--image-size 96]
 
 One fixed split of the folder's ``manifest.csv`` (the DataModule's content-hash split, seed
 42: 70 % train, 15 % val, 15 % test); every method is scored on the same test images:
@@ -145,7 +145,7 @@ def project_trainer(manifest: Path, image_size: int, extra: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with manifest.csv")
-    parser.add_argument("--image-size", type=int, default=224, help="model input side, pixels")
+    parser.add_argument("--image-size", type=int, default=96, help="model input side, pixels")
     parser.add_argument(
         "--methods", default="spectral,probe,trainer", help="comma-separated subset to run"
     )
