@@ -31,6 +31,7 @@ class TrainerConfig:
     limit_test_batches: int | None = None
     overfit_batches: int = 0
     verbose: Any = "auto"
+    cache_frozen_features: bool = True
 
 
 @dataclass

@@ -28,6 +28,7 @@ def build_detector(
     head_units: int = 0,
     unfreeze_layers: int | None = 0,
     min_image_size: int = 32,
+    feature_layers: list[str] | None = None,
     **application_kwargs,
 ) -> keras.Model:
     """Build a binary real/fake classifier around a keras.applications-style backbone.
@@ -51,6 +52,11 @@ def build_detector(
         unfreeze_layers: how many top backbone layers the trainer unfreezes when fine-tuning a
             pretrained backbone (None: all). Checked here, applied by the trainer.
         min_image_size: the smallest S the backbone accepts, pixels.
+        feature_layers: names of backbone layers whose outputs feed the head (multi-scale),
+            e.g. ``["block3_conv3", "block4_conv3", "block5_conv3"]`` for VGG16; each is
+            average- and max-pooled over space and the results are concatenated (layer
+            ``pool``) and standardized (``pool_norm``, BatchNormalization) before the
+            dropout. None: only the backbone's last output, average-pooled.
         **application_kwargs: passed to the constructor (``include_preprocessing`` ...).
 
     Example:
@@ -71,8 +77,11 @@ def build_detector(
         input_shape=(image_size, image_size, 3),
         **application_kwargs,
     )
-    x = backbone(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if feature_layers:
+        backbone = _tap_layers(backbone, list(feature_layers), name=name)
+        x = _pool_multiscale(backbone(x), list(feature_layers))
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(x))
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     if head_units:
         x = keras.layers.Dense(head_units, activation="relu", name="head")(x)
@@ -87,6 +96,36 @@ def build_detector(
         model.count_params(),
     )
     return model
+
+
+def _tap_layers(backbone: keras.Model, layer_names: list[str], *, name: str) -> keras.Model:
+    """The same backbone (shared layers and weights) with the named layers as its outputs."""
+    available = [layer.name for layer in backbone.layers]
+    unknown = [layer for layer in layer_names if layer not in available]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], available, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(
+            f"backbone '{name}' has no layer {unknown[0]!r}{hint}; backbone.feature_layers "
+            f"must name layers of the backbone, e.g. {available[-3:]}, or be null"
+        )
+    outputs = [backbone.get_layer(layer).output for layer in layer_names]
+    return keras.Model(backbone.inputs, outputs, name="backbone")
+
+
+def _pool_multiscale(features, layer_names: list[str]):
+    """Average and max pooling of every tapped feature map, concatenated and standardized.
+
+    Max pooling keeps sparse, local evidence (a blending seam, a GAN artefact in one spot)
+    that averaging over the whole map dilutes. The layers differ in scale by orders of
+    magnitude (early VGG maps are much larger in value), hence the BatchNormalization.
+    """
+    pooled = []
+    for layer_name, feature_map in zip(layer_names, features, strict=True):
+        pooled.append(keras.layers.GlobalAveragePooling2D(name=f"avg_{layer_name}")(feature_map))
+        pooled.append(keras.layers.GlobalMaxPooling2D(name=f"max_{layer_name}")(feature_map))
+    x = keras.layers.Concatenate(name="pool")(pooled)
+    return keras.layers.BatchNormalization(name="pool_norm")(x)
 
 
 def resolve_application(application: str, *, name: str) -> Callable[..., keras.Model]:

@@ -8,6 +8,7 @@ hands the datasets to `keras.Model.fit`.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ import tensorflow as tf
 from deepguard.errors import ConfigError
 from deepguard.tracking.logger import Logger, NullLogger
 from deepguard.training.callbacks import LoggerBridge
+from deepguard.training.feature_cache import augments_training, fit_head_on_cached_features
 from deepguard.training.runtime import make_strategy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class Trainer:
         limit_train_batches / limit_val_batches / limit_test_batches: caps per epoch.
         overfit_batches: train and validate on the same first N training batches.
         verbose: Keras progress output.
+        cache_frozen_features: while a pretrained backbone is frozen and training images are
+            not augmented, run the backbone once per image and train the head on the cached
+            features (`deepguard.training.feature_cache`).
         callbacks: Keras callbacks (a list, or a mapping name -> callback; None entries dropped).
         logger: the run's Logger.
         output_dir: where the final `model.keras` is written.
@@ -117,6 +124,7 @@ class Trainer:
         limit_test_batches: int | None = None,
         overfit_batches: int = 0,
         verbose: Any = "auto",
+        cache_frozen_features: bool = True,
         callbacks: Iterable[keras.callbacks.Callback] | Mapping[str, Any] | None = None,
         logger: Logger | None = None,
         output_dir: str | Path = ".",
@@ -142,6 +150,7 @@ class Trainer:
         self.limit_test_batches = limit_test_batches
         self.overfit_batches = overfit_batches
         self.verbose = verbose
+        self.cache_frozen_features = cache_frozen_features
         if isinstance(callbacks, Mapping):
             callbacks = [callback for callback in callbacks.values() if callback is not None]
         self.callbacks = list(callbacks or [])
@@ -186,21 +195,53 @@ class Trainer:
         self._announce_resume()
         for phase in phases:
             set_backbone_trainable(model, phase.trainable_layers)
-            self._compile(model, optimizer, scheduler, phase, steps_per_epoch)
-            history = model.fit(
-                train_data,
-                validation_data=val_data,
-                initial_epoch=phase.first_epoch,
-                epochs=phase.end_epoch,
-                callbacks=callbacks,
-                class_weight=class_weight,
-                verbose=self.verbose,
-            )
+            if phase.trainable_layers == 0 and self._caches_features(datamodule):
+                if self.resume_epoch() >= phase.end_epoch:
+                    continue  # the backup of a later phase restores the whole model
+                history = fit_head_on_cached_features(
+                    model,
+                    train_data,
+                    val_data,
+                    compile_head=lambda head, phase=phase: self._compile(
+                        head, optimizer, scheduler, phase, steps_per_epoch
+                    ),
+                    callbacks=callbacks,
+                    batch_size=datamodule.batch_size,
+                    initial_epoch=phase.first_epoch,
+                    epochs=phase.end_epoch,
+                    class_weight=class_weight,
+                    verbose=self.verbose,
+                )
+            else:
+                self._compile(model, optimizer, scheduler, phase, steps_per_epoch)
+                history = model.fit(
+                    train_data,
+                    validation_data=val_data,
+                    initial_epoch=phase.first_epoch,
+                    epochs=phase.end_epoch,
+                    callbacks=callbacks,
+                    class_weight=class_weight,
+                    verbose=self.verbose,
+                )
             self._extend_history(history.history)
             if model.stop_training:
                 break  # early stopping or NaN: no point starting the next phase
         self._clear_backups()
         return self.history
+
+    def _caches_features(self, datamodule: Any) -> bool:
+        if not self.cache_frozen_features:
+            return False
+        if augments_training(datamodule):
+            log.info(
+                "frozen-backbone features are not cached: training images are augmented, so "
+                "the backbone sees new pixels every epoch; augmentation=none enables the cache"
+            )
+            return False
+        if self.strategy.num_replicas_in_sync > 1:
+            log.info("frozen-backbone features are not cached under a multi-device strategy")
+            return False
+        return True
 
     def _fit_datasets(self, datamodule: Any) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         if self.overfit_batches:
