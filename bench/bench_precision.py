@@ -1,6 +1,6 @@
 """float32 against mixed_bfloat16 training: images/s during fit and test metrics.
 
-    python bench/bench_precision.py [--epochs 4] [--runs small_cnn:64,vgg16:64] [--limit 96]
+    python bench/bench_precision.py [--epochs 3] [--runs small_cnn:64,vgg16:64] [--limit 64]
 
 Each run composes ``conf/train.yaml`` (synthetic data, no augmentation, constant learning
 rate, logger and callbacks off) with ``backbone=<name> data.image_size=<px>``, once with
@@ -124,11 +124,11 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs per run")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per run")
     parser.add_argument(
         "--runs", default="small_cnn:64,vgg16:64", help="comma-separated backbone:pixels pairs"
     )
-    parser.add_argument("--limit", type=int, default=None, help="images per split (all: omit)")
+    parser.add_argument("--limit", type=int, default=64, help="images per split; 0: all")
     args = parser.parse_args()
     print(
         f"{os.cpu_count()} CPU cores, Keras {keras.__version__}, batch 32, synthetic data, "
@@ -139,7 +139,9 @@ def main() -> None:
         for spec in args.runs.split(","):
             backbone, pixels = spec.split(":")
             results = {
-                precision: run(backbone, int(pixels), precision, args.epochs, args.limit, Path(tmp))
+                precision: run(
+                    backbone, int(pixels), precision, args.epochs, args.limit or None, Path(tmp)
+                )
                 for precision in PRECISIONS
             }
             rows.append((f"{backbone} {pixels} px", results))
