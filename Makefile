@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test test-fast lint format bench sweep pipeline params data app serve mlflow-ui clean
+.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params data app serve mlflow-ui clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ serve: $(STAMP) ## the REST API (gunicorn) for the champion on http://127.0.0.1:
 
 mlflow-ui: $(STAMP) ## browse runs and the registry on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+bench-detection: $(STAMP) ## detection quality and time on the developers' real faces
+	$(BIN)/python bench/bench_detection.py $(ARGS)
+
+bench-cross-generator: $(STAMP) ## leave-one-generator-out on the developers' generator set
+	$(BIN)/python bench/bench_cross_generator.py $(ARGS)
 
 bench: $(STAMP) ## run every benchmark under bench/ (prints figures; minutes)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
