@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params data app serve mlflow-ui clean
 
 help: ## list the commands
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

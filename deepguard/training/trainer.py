@@ -135,6 +135,12 @@ class Trainer:
             raise ConfigError(
                 f"trainer.accumulate_grad_batches must be at least 1, got {accumulate_grad_batches}"
             )
+        if strategy == "mirrored" and accumulate_grad_batches > 1:
+            raise ConfigError(
+                "trainer.accumulate_grad_batches > 1 does not work with trainer.strategy=mirrored "
+                "(Keras applies accumulated gradients inside a conditional, where replicas cannot "
+                "synchronize); raise data.batch_size instead, since every GPU adds a batch"
+            )
         self.max_epochs = max_epochs
         self.finetune = finetune
         self.finetune_lr_factor = finetune_lr_factor

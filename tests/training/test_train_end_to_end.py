@@ -122,3 +122,34 @@ def test_killed_run_resumes_from_the_epoch_it_was_in(tmp_path):
     logged = pd.read_csv(metrics_files[-1])
     epochs = logged.loc[logged["name"] == "loss", "step"].astype(int).tolist()
     assert epochs == [2, 3, 4]  # the re-run trained only the epochs the kill cut off
+
+
+def test_trainer_switches_work_together_and_a_checkpoint_continues(compose_train):
+    """Mirrored strategy (one device here), clipping, class weights, ckpt_path; accumulation."""
+    first = compose_train(
+        *TINY, *tiny_synthetic(), "trainer.max_epochs=1", "trainer.accumulate_grad_batches=2"
+    )
+    train(first)
+    checkpoint = Path(first.paths.output_dir) / "model.keras"
+    cfg = compose_train(
+        *TINY,
+        *tiny_synthetic(),
+        "trainer.max_epochs=1",
+        "trainer.strategy=mirrored",
+        "trainer.gradient_clip_norm=1.0",
+        "trainer.class_weight=balanced",
+        "trainer.deterministic=true",
+        f"ckpt_path={checkpoint}",
+    )
+    metrics = train(cfg)
+    assert 0.0 <= metrics["test_roc_auc"] <= 1.0
+    resolved = (Path(cfg.paths.output_dir) / "config.yaml").read_text()
+    assert "strategy: mirrored" in resolved and str(checkpoint) in resolved
+
+
+def test_accumulation_with_several_replicas_is_refused_with_the_fix():
+    from deepguard.errors import ConfigError
+    from deepguard.training import Trainer
+
+    with pytest.raises(ConfigError, match="batch_size"):
+        Trainer(strategy="mirrored", accumulate_grad_batches=4)
