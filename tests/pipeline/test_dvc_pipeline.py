@@ -33,15 +33,16 @@ def test_every_stage_reads_only_what_exists():
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     for name in stages["train"]["params"]:
         assert name in params, f"train stage declares param '{name}' missing from params.yaml"
+    produced = {
+        next(iter(out)) if isinstance(out, dict) else out
+        for stage in stages.values()
+        for kind in ("outs", "metrics", "plots")
+        for out in stage.get(kind, [])
+    }
     for stage in stages.values():
         for dep in stage.get("deps", []):
-            produced = any(
-                dep == (next(iter(out)) if isinstance(out, dict) else out)
-                for other in stages.values()
-                for out in other.get("outs", [])
-            )
-            assert produced or (REPO_ROOT / dep).exists(), (
-                f"dependency {dep} is neither a file nor an output"
+            assert dep in produced or (REPO_ROOT / dep).exists(), (
+                f"dependency {dep} is neither a file in the repository nor a stage output"
             )
 
 
