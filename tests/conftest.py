@@ -55,8 +55,10 @@ def compose_train(tmp_path: Path, monkeypatch) -> Callable[..., object]:
 
     yield _compose
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
 
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None  # later tests must not see this test's Hydra context
 
 
 @pytest.fixture
