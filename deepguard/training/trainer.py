@@ -7,9 +7,11 @@ hands the datasets to `keras.Model.fit`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +157,9 @@ class Trainer:
         self.limit_val_batches = limit_val_batches
         self.limit_test_batches = limit_test_batches
         self.overfit_batches = overfit_batches
-        self.verbose = verbose
+        # Keras' "auto" draws a progress bar that floods logs when the output is not a
+        # terminal (CI, DVC, nohup); one line per epoch reads better there.
+        self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
         self.cache_frozen_features = cache_frozen_features
         if isinstance(callbacks, Mapping):
             callbacks = [callback for callback in callbacks.values() if callback is not None]
@@ -208,8 +212,12 @@ class Trainer:
                     model,
                     train_data,
                     val_data,
-                    compile_head=lambda head, phase=phase: self._compile(
-                        head, optimizer, scheduler, phase, steps_per_epoch
+                    compile_head=functools.partial(
+                        self._compile,
+                        optimizer=optimizer,
+                        scheduler=scheduler,
+                        phase=phase,
+                        steps_per_epoch=steps_per_epoch,
                     ),
                     callbacks=callbacks,
                     batch_size=datamodule.batch_size,
