@@ -36,29 +36,9 @@ SEED = 42
 
 def compose(overrides: list[str], root: Path):
     """`conf/train.yaml` composed as `@hydra.main` would, with every path under `root`."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
+    from deepguard.config.compose import compose_config
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = hydra_compose(
-            config_name="train",
-            overrides=[f"paths.root_dir={root}", *overrides],
-            return_hydra_config=True,
-        )
-    output_dir = root / "outputs" / "run"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-        cfg.hydra.runtime.cwd = str(root)
-        cfg.hydra.job.override_dirname = ",".join(overrides)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
+    return compose_config(REPO_ROOT / "conf", "train", overrides, root)
 
 
 def load_split(manifest: Path, image_size: int):

@@ -8,41 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from deepguard.config.compose import compose_config
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def compose_config(config_name: str, overrides: list[str], root: Path):
-    """Compose `conf/<config_name>.yaml` as Hydra would, with every path under `root`.
-
-    The Hydra runtime values that only exist inside `@hydra.main` (output dir, cwd, the
-    override dirname) are filled in so that interpolations resolve.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            config_name=config_name,
-            overrides=[f"paths.root_dir={root}", *overrides],
-            return_hydra_config=True,
-        )
-    output_dir = root / "outputs" / "run"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-        cfg.hydra.runtime.cwd = str(root)
-        cfg.hydra.job.override_dirname = ",".join(overrides)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # as in @hydra.main: the task sees its config without the hydra node
-    return cfg
 
 
 @pytest.fixture
@@ -51,7 +23,7 @@ def compose_train(tmp_path: Path, monkeypatch) -> Callable[..., object]:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     def _compose(*overrides: str):
-        return compose_config("train", list(overrides), tmp_path)
+        return compose_config(CONF_DIR, "train", list(overrides), tmp_path)
 
     yield _compose
     from hydra.core.global_hydra import GlobalHydra
