@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compose_config
+from deepguard.config.compose import compose_config
+from tests.conftest import CONF_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = REPO_ROOT / "app"
@@ -42,6 +43,7 @@ class AppStore:
 @pytest.fixture(scope="session")
 def app_store(tmp_path_factory) -> AppStore:
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
 
     from deepguard.training import train
 
@@ -57,9 +59,10 @@ def app_store(tmp_path_factory) -> AppStore:
             overrides = [*TINY, *extra, f"logger.tracking_uri={tracking_uri}"]
             if index == 1:
                 overrides.append("evaluation.robustness=true")
-            train(compose_config("train", overrides, root))
+            train(compose_config(CONF_DIR, "train", overrides, root))
             roots.append(root)
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None  # leave no Hydra context for later tests
     return AppStore(tracking_uri, roots[0], roots[0] / "data" / "synthetic" / "32px")
 
 
