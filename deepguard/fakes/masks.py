@@ -68,8 +68,8 @@ def landmark_hull_mask(
     landmarks: np.ndarray,
     rng: np.random.Generator,
     forehead: Sequence[float] = (0.1, 0.6),
-    chin: Sequence[float] = (0.1, 0.3),
-    cheeks: Sequence[float] = (0.15, 0.35),
+    chin: Sequence[float] = (0.05, 0.25),
+    cheeks: Sequence[float] = (0.1, 0.3),
 ) -> np.ndarray:
     """The convex hull of five landmarks widened to cover the face, as a boolean mask.
 
@@ -197,7 +197,7 @@ def soften_mask(
     elastic_alpha: float = 0.01,
     elastic_sigma: float = 0.05,
     boundary_shift: Sequence[float] = (-0.04, 0.04),
-    boundary_blur: Sequence[float] = (0.005, 0.025),
+    boundary_blur: Sequence[float] = (0.005, 0.035),
 ) -> np.ndarray:
     """Deform, erode or dilate, and blur a boolean mask into blending weights in ``[0, 1]``.
 

@@ -199,8 +199,8 @@ class SelfBlender:
     scale: Sequence[float] = (0.95, 1.05)
     shift: Sequence[float] = (0.03, 0.015)
     forehead: Sequence[float] = (0.1, 0.6)
-    chin: Sequence[float] = (0.1, 0.3)
-    cheeks: Sequence[float] = (0.15, 0.35)
+    chin: Sequence[float] = (0.05, 0.25)
+    cheeks: Sequence[float] = (0.1, 0.3)
     centre_jitter: float = 0.05
     half_width: Sequence[float] = (0.25, 0.38)
     half_height: Sequence[float] = (0.32, 0.45)
@@ -209,7 +209,7 @@ class SelfBlender:
     elastic_alpha: float = 0.01
     elastic_sigma: float = 0.05
     boundary_shift: Sequence[float] = (-0.04, 0.04)
-    boundary_blur: Sequence[float] = (0.005, 0.025)
+    boundary_blur: Sequence[float] = (0.005, 0.035)
     blend_ratios: Sequence[float] = SBI_BLEND_RATIOS
 
     def __post_init__(self) -> None:
