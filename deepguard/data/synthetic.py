@@ -42,6 +42,8 @@ from scipy import ndimage
 from deepguard.errors import DataError
 
 FAMILIES = ("transposed_conv", "upsample_nearest", "upsample_bilinear", "lowpass")
+# The families that end in a 2x up-sampling layer (`lowpass` only blurs).
+UPSAMPLING_FAMILIES = ("transposed_conv", "upsample_nearest", "upsample_bilinear")
 REAL_GENERATOR = "real"
 PARAMS_FILE = "synthetic.json"
 # Bump when the images a given set of parameters produces change, so old sets regenerate.
@@ -92,9 +94,16 @@ def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     )
 
 
-def _family_kernels(seed: int) -> dict[str, np.ndarray]:
-    """One fixed random kernel per family: a generator's learned weights do not change."""
-    rng = np.random.default_rng([seed, 7919])
+def family_kernels(seed: int | Sequence[int]) -> dict[str, np.ndarray]:
+    """One fixed random kernel per up-sampling family: a generator's weights do not change.
+
+    Args:
+        seed: an integer or a sequence of them; the same seed gives the same kernels.
+
+    Returns:
+        ``{family: kernel}`` for every family of `UPSAMPLING_FAMILIES`.
+    """
+    rng = np.random.default_rng([*np.ravel(seed).tolist(), 7919])
     tent = np.array([0.25, 0.75, 0.75, 0.25])
     transposed = np.outer(tent, tent) * (1 + 0.5 * rng.standard_normal((4, 4)))
     # Zero insertion keeps one sample in four, so a gain of 4 keeps the mean brightness.
@@ -116,7 +125,28 @@ def _fake(family: str, scene: np.ndarray, rng: np.random.Generator, kernels) -> 
             [ndimage.gaussian_filter(image[..., c], sigma, mode="reflect") for c in range(3)],
             axis=-1,
         )
+    if family not in UPSAMPLING_FAMILIES:
+        raise DataError(f"unknown synthetic generator family {family!r}; available: {FAMILIES}")
     low = _downsample(scene, 4)  # the generator's half-resolution feature map
+    return upsample_like_generator(family, low, kernels)
+
+
+def upsample_like_generator(
+    family: str, low: np.ndarray, kernels: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Up-sample a float ``(h, w, 3)`` image 2x through one generator family's last layers.
+
+    Shared by the dead-leaves fakes here and the fakes made from real photos
+    (`deepguard.fakes`), so both carry the same artifacts.
+
+    Args:
+        family: one of `UPSAMPLING_FAMILIES`.
+        low: the half-resolution image, float, any range.
+        kernels: the family kernels, from `family_kernels`.
+
+    Returns:
+        float ``(2h, 2w, 3)``; values may leave the input range (kernels have negative taps).
+    """
     if family == "transposed_conv":
         up = np.zeros((low.shape[0] * 2, low.shape[1] * 2, 3), np.float64)
         up[::2, ::2] = low
@@ -126,7 +156,9 @@ def _fake(family: str, scene: np.ndarray, rng: np.random.Generator, kernels) -> 
     elif family == "upsample_bilinear":
         up = np.stack([ndimage.zoom(low[..., c], 2, order=1, mode="nearest") for c in range(3)], -1)
     else:
-        raise DataError(f"unknown synthetic generator family {family!r}; available: {FAMILIES}")
+        raise DataError(
+            f"unknown up-sampling family {family!r}; available: {list(UPSAMPLING_FAMILIES)}"
+        )
     return _convolve(up, kernels[family])
 
 
@@ -153,7 +185,7 @@ def synthetic_image(
     if label == 0:
         image = _downsample(scene, 2)
     else:
-        image = _fake(family or FAMILIES[0], scene, rng, _family_kernels(seed))
+        image = _fake(family or FAMILIES[0], scene, rng, family_kernels(seed))
     return _finish(image, rng)
 
 
