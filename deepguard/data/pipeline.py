@@ -88,9 +88,8 @@ def make_dataset(
     """A finite, batched dataset of images (and labels when given) read from `paths`.
 
     Args:
-        paths: image files; each must pass `deepguard.images.check_image` with the same
-            `limits` and `region` (`DataModule` scans them first), else iteration stops with
-            the decoder's message.
+        paths: image files, each passing `deepguard.images.check_image` with the same
+            `limits` and `region` (`DataModule` scans them), else iteration stops there.
         labels: 1 = fake, 0 = real; ``None`` for a dataset of images only (prediction).
         image_size: side of the square output images, in pixels.
         batch_size: images per batch; the last batch may be smaller.
@@ -108,9 +107,6 @@ def make_dataset(
     Returns:
         ``tf.data.Dataset`` of ``(images, labels)`` or of ``images``: images float32
         ``(B, image_size, image_size, 3)`` in ``[0, 255]``, labels float32 ``(B,)``.
-
-    Example:
-        >>> batches = make_dataset(["a.png", "b.jpg"], image_size=64, batch_size=2)
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
@@ -124,12 +120,20 @@ def make_dataset(
         dataset = dataset.shuffle(
             min(shuffle_buffer, len(paths)), seed=seed, reshuffle_each_iteration=True
         )
+    load = _element_loader(file_loader(image_size, limits, region, perturbation), augment)
     if augment is not None:
         # One random number per element and epoch seeds the augmentation statelessly, so the
         # map stays parallel (and repeatable) under tf.config.experimental.enable_op_determinism.
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         dataset = tf.data.Dataset.zip(dataset, draws).map(lambda columns, r: (*columns, r))
-    load_file = file_loader(image_size, limits, region, perturbation)
+    parallel = AUTOTUNE if num_parallel_calls is None else num_parallel_calls
+    # deterministic=True keeps batches in the order of `paths` while decoding in parallel.
+    dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=not shuffle)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _element_loader(load_file: Callable[[tf.Tensor], tf.Tensor], augment) -> Callable:
+    """``(path, [label], [draw]) -> (image, [label])``: load, then augment with the draw."""
 
     def load(path, *rest):
         image = load_file(path)
@@ -138,7 +142,4 @@ def make_dataset(
             image = augment(image, tf.stack([draw, tf.constant(0, tf.int64)]))
         return (image, *rest) if rest else image
 
-    parallel = AUTOTUNE if num_parallel_calls is None else num_parallel_calls
-    # deterministic=True keeps batches in the order of `paths` while decoding in parallel.
-    dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=not shuffle)
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    return load

@@ -148,7 +148,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> np.ndarr
         return np.asarray(_to_rgb(image), dtype=np.uint8)
 
 
-def read_image(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
+def read_image(path: str | os.PathLike, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
     """`decode_image` for a file: refuses an oversize file before reading it.
 
     Raises:

@@ -32,18 +32,24 @@ log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ["path", "label", "generator", "split", "sha256", "width", "height", "format"]
 
 
-def _check_all(paths: list[str], limits: DecodeLimits, workers: int, progress: bool):
+def _checked(
+    frame: pd.DataFrame, limits: DecodeLimits, workers: int, progress: bool
+) -> pd.DataFrame:
+    """`frame` with what `check_image` found: reason, detail, sha256, width, height, format."""
     check = partial(check_image, limits=limits)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(
+        checks = list(
             tqdm(
-                pool.map(check, paths),
-                total=len(paths),
+                pool.map(check, frame["path"]),
+                total=len(frame),
                 desc="check images",
                 unit="img",
                 disable=not progress,
             )
         )
+    for field in ("reason", "detail", "sha256", "width", "height", "format"):
+        frame[field] = [getattr(c, field) for c in checks]
+    return frame
 
 
 def _deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -167,16 +173,13 @@ def prepare_records(
     """
     from deepguard.data.splits import assign_splits
 
-    frame = _normalised(records, source)
     limits = DecodeLimits(
         max_bytes=max_bytes,
         max_pixels=max_pixels,
         min_side=min_side,
         allowed_formats=tuple(formats or SUPPORTED_FORMATS),
     )
-    checks = _check_all(frame["path"].tolist(), limits, workers, progress)
-    for field in ("reason", "detail", "sha256", "width", "height", "format"):
-        frame[field] = [getattr(c, field) for c in checks]
+    frame = _checked(_normalised(records, source), limits, workers, progress)
     bad = frame["reason"].notna()
     kept, duplicates, conflicts = _deduplicate(frame.loc[~bad])
     quarantine = pd.concat(
