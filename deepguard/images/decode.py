@@ -290,7 +290,9 @@ def _load_first_frame(image: Image.Image) -> Image.Image:
     """Decode the current (first) frame and apply its EXIF orientation."""
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        # In place: the image is ours, and most photos need no turn (no copy made then).
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except _PILLOW_DATA_ERRORS as error:
         raise _data_error(error, image.format or "image") from error
 
