@@ -1,6 +1,6 @@
 """Input-pipeline benchmark: does reading JPEG files from disk slow training down?
 
-Prints three tables:
+Prints four tables:
 
   (a) training images/s of one small CNN fed from JPEG files on disk (DeepGuard's tf.data
       pipeline) and from tensors already in memory, and their ratio (target: >= 0.9);
@@ -8,13 +8,17 @@ Prints three tables:
       ``image_size`` set to the model's input so the same model can train on it);
   (c) peak resident memory of DataModule setup + one pass over the train split on 1k and on
       10k images (``--memory-train``: one training epoch), each in a fresh process: it should
-      not grow with the number of images.
+      not grow with the number of images;
+  (d) the input pipeline alone, no model: images/s and CPU ms per image of one pass over
+      the JPEGs (DeepGuard's tf.data pipeline and ``image_dataset_from_directory``), the
+      figure the decode path (Pillow inside ``tf.numpy_function``) changes directly.
 
 Usage:
     python bench/bench_input_pipeline.py                       # about 4 minutes on 2 cores
     python bench/bench_input_pipeline.py --images 4096 --epochs 4 --repeats 3
     python bench/bench_input_pipeline.py --memory-sizes 1000 10000 50000
     python bench/bench_input_pipeline.py --jpeg-dir path/to/{real,fake}   # your own JPEGs
+    python bench/bench_input_pipeline.py --decode-only --memory-sizes   # (d) alone, ~1 minute
 
 The JPEGs are generated in a temporary folder (256x256, quality 90, like the 140k-faces
 set) unless ``--jpeg-dir`` points at a folder in the generic ``{real,fake}`` layout.
@@ -161,6 +165,48 @@ def throughput(args, folder: Path, work: Path) -> list[dict]:
     ]
 
 
+def decode_only(args, folder: Path, work: Path) -> list[dict]:
+    """(d): one pass over the files per pipeline, no model; the median of the repeats."""
+    import keras
+    import tensorflow as tf
+
+    from deepguard.data import discover
+    from deepguard.data.pipeline import make_dataset
+
+    records = discover(folder).sort_values("sha256").head(args.images)
+    paths, labels = records["path"].tolist(), records["label"].astype("float32").tolist()
+    size, batch = args.image_size, args.batch_size
+    keras_folder = work / "keras-decode"
+    for path, label in zip(paths, labels, strict=True):
+        target = keras_folder / ("fake" if label else "real") / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(path, target)
+    pipelines = {
+        "DeepGuard tf.data from JPEG": lambda: make_dataset(
+            paths, labels, image_size=size, batch_size=batch, shuffle=True
+        ),
+        "image_dataset_from_directory": lambda: keras.utils.image_dataset_from_directory(
+            keras_folder, image_size=(size, size), label_mode="binary", verbose=False
+        ).prefetch(tf.data.AUTOTUNE),
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
+    for _ in range(args.repeats + 1):  # the first pass warms caches and traces: not counted
+        for name, build in pipelines.items():
+            dataset = build()
+            wall, cpu = time.perf_counter(), time.process_time()
+            n = sum(int(images.shape[0]) for images, _ in dataset)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            results[name].append((n / wall, 1000 * cpu / n))
+    return [
+        {
+            "pipeline": name,
+            "img_per_s": statistics.median(s for s, _ in runs[1:]),
+            "cpu_ms": statistics.median(c for _, c in runs[1:]),
+        }
+        for name, runs in results.items()
+    ]
+
+
 def memory_child(folder: str, image_size: int, batch_size: int, train: bool) -> None:
     """DataModule setup and one pass over train (or one training epoch) in this process;
     prints the peak RSS as JSON."""
@@ -217,6 +263,9 @@ def main() -> None:
     )
     parser.add_argument("--jpeg-dir", type=Path, help="a {real,fake} folder of your own JPEGs")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--decode-only", action="store_true", help="only (d) (and (c) unless --memory-sizes)"
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -226,13 +275,15 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-input-") as tmp:
         work = Path(tmp)
-        rows = []
-        if not args.skip_throughput:
-            folder = args.jpeg_dir
-            if folder is None:
-                print(f"(a, b) writing {args.images} JPEGs 256x256 ...", flush=True)
-                folder = write_jpegs(work / "throughput", args.images)
+        rows, decode_rows = [], []
+        folder = args.jpeg_dir
+        if folder is None and not (args.skip_throughput and not args.decode_only):
+            print(f"writing {args.images} JPEGs 256x256 ...", flush=True)
+            folder = write_jpegs(work / "throughput", args.images)
+        if not (args.skip_throughput or args.decode_only):
             rows = throughput(args, folder, work)
+        if folder is not None:
+            decode_rows = decode_only(args, folder, work)
         mem_rows = memory(args, work) if args.memory_sizes else []
 
     size, batch = args.image_size, args.batch_size
@@ -263,6 +314,11 @@ def main() -> None:
                 f"{row['images']:8d} {row['train']:7d} {row['setup_s']:8.1f} "
                 f"{row['epoch_s']:8.1f} {row['peak_rss_mib']:13.0f}"
             )
+    if decode_rows:
+        print(f"\n(d) input pipeline alone (no model), {size} px, batch {batch}")
+        print(f"{'pipeline':30s} {'img/s':>7s} {'CPU ms/img':>11s}")
+        for row in decode_rows:
+            print(f"{row['pipeline']:30s} {row['img_per_s']:7.1f} {row['cpu_ms']:11.2f}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -1,8 +1,9 @@
 """The Compare page's work, without Streamlit: read an image, score it, explain it.
 
 Uploads and sample files go through `read_image_bytes`, which calls
-`deepguard.images.decode_image`, the API's own decoder, and `deepguard.images.to_model_input`,
-the API's own resize: the app and the API can never see different pixels.
+`deepguard.images.decode_image`, the API's own decoder, and `predict` through
+`deepguard.images.prepare_input`, the API's own region step and resize: the app and the API
+can never see different pixels.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from deepguard.errors import ImageInputError
-from deepguard.images import DecodeLimits, decode_image, to_model_input
-from deepguard.images.decode import SUPPORTED_FORMATS
+from deepguard.images import (
+    SUPPORTED_FORMATS,
+    DecodeLimits,
+    decode_image,
+    has_image_suffix,
+    prepare_input,
+)
 
-SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Modes Pillow reports, in words, for the note shown under a converted upload.
 MODE_WORDS = {
     "CMYK": "CMYK converted to RGB",
@@ -138,7 +143,7 @@ def predict(
         model_label: how the model is named on the page (None: name and version).
         aliases: the version's registry aliases, shown beside it.
     """
-    model_input = to_model_input(rgb, loaded.image_size)
+    model_input = prepare_input(rgb, loaded.image_size)
     start = time.perf_counter()
     # predict_on_batch runs the compiled predict function: no tf.data set-up (as predict()
     # has) and no eager layer-by-layer call.
@@ -182,7 +187,7 @@ def list_samples(folder: str | Path, limit: int = 500) -> list[Path]:
     for parent, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         for name in sorted(filenames):
-            if Path(name).suffix.lower() in SAMPLE_SUFFIXES:
+            if has_image_suffix(name):
                 found.append(Path(parent) / name)
                 if len(found) >= limit:
                     return found

@@ -5,24 +5,32 @@ datasets of `DataModule`), so listing or checking a dataset stays quick.
 """
 
 from deepguard.data.datamodule import DataModule
-from deepguard.data.layouts import LAYOUTS, detect_layout, discover, discover_manifest
+from deepguard.data.labels import CLASS_NAMES
+from deepguard.data.layouts import (
+    LAYOUTS,
+    detect_layout,
+    discover,
+    discover_manifest,
+    read_manifest,
+)
 from deepguard.data.splits import assign_splits, drop_duplicates
 from deepguard.data.synthetic import FAMILIES, generate_synthetic
-from deepguard.data.validation import check_image_file, scan_images
+from deepguard.data.validation import scan_images
 
 __all__ = [
+    "CLASS_NAMES",
     "FAMILIES",
     "LAYOUTS",
     "Augmenter",
     "DataModule",
     "assign_splits",
-    "check_image_file",
     "detect_layout",
     "discover",
     "discover_manifest",
     "drop_duplicates",
     "generate_synthetic",
     "make_dataset",
+    "read_manifest",
     "scan_images",
 ]
 

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from deepguard.data.labels import CLASS_NAMES
 from deepguard.data.layouts import discover, discover_manifest
 from deepguard.data.splits import SPLITS, assign_splits, drop_duplicates, limit_per_split
 from deepguard.data.synthetic import generate_synthetic
-from deepguard.data.validation import check_image_file, scan_images
+from deepguard.data.validation import scan_images
 from deepguard.errors import DataError
+from deepguard.images import DATASET_LIMITS, Region, check_image, whole_image
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from deepguard.data.augmentation import Augmenter
 
 log = logging.getLogger(__name__)
-CLASS_NAMES = {0: "real", 1: "fake"}
 
 
 class DataModule:
@@ -54,6 +55,8 @@ class DataModule:
             ``None`` for existing data.
         limit: at most this many images per split (quick debugging runs), or ``None``.
         augmentation: an `Augmenter`, its keyword arguments, or ``None``; training only.
+        region: the part of each image the model sees (`deepguard.images.whole_image`):
+            the scan and every dataset apply it, between the decode and the resize.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class DataModule:
         synthetic: Mapping[str, Any] | None = None,
         limit: int | None = None,
         augmentation: Augmenter | Mapping[str, Any] | None = None,
+        region: Region = whole_image,
     ):
         if root is None and manifest is None:
             raise DataError("DataModule needs data.root (a folder) or data.manifest (a CSV)")
@@ -96,6 +100,7 @@ class DataModule:
         self.synthetic = None if synthetic is None else dict(synthetic)
         self.limit = limit
         self.augmentation = augmentation
+        self.region = region
         self._records: pd.DataFrame | None = None
         self._quarantine: pd.DataFrame | None = None
         self._duplicates: pd.DataFrame | None = None
@@ -117,7 +122,9 @@ class DataModule:
             generate_synthetic(self.root, **{"image_size": self.image_size, **self.synthetic})
         found = self._discover()
         found, duplicates = drop_duplicates(found)
-        good, quarantine = scan_images(found, self.max_bad_fraction)
+        good, quarantine = scan_images(
+            found, self.max_bad_fraction, DATASET_LIMITS, self.region
+        )
         records = assign_splits(good, self.val_fraction, self.test_fraction, self.seed)
         records = limit_per_split(records, self.limit)
         self._check(records)
@@ -133,7 +140,7 @@ class DataModule:
             self.digest[:12],
         )
         for row in quarantine.itertuples(index=False):
-            log.warning("skipped %s: %s", row.path, row.reason)
+            log.warning("skipped %s: %s (%s)", row.path, row.reason, row.detail)
         return self
 
     def _discover(self) -> pd.DataFrame:
@@ -169,12 +176,12 @@ class DataModule:
     # ------------------------------------------------------------------ tables
     @property
     def records(self) -> pd.DataFrame:
-        """Usable images: ``path, label, generator, split, sha256, decoder``."""
+        """Usable images: ``path, label, generator, split, sha256``."""
         return self._require_setup()
 
     @property
     def quarantine(self) -> pd.DataFrame:
-        """Skipped files with the reason: unreadable ones, then dropped duplicates."""
+        """Skipped files (``path, reason, detail``): unreadable ones, then dropped duplicates."""
         self._require_setup()
         return pd.concat([self._quarantine, self._duplicates], ignore_index=True)
 
@@ -227,10 +234,10 @@ class DataModule:
             records["label"].tolist(),
             image_size=self.image_size,
             batch_size=self.batch_size,
-            use_pillow=(records["decoder"] == "pillow").tolist(),
             shuffle=training,
             shuffle_buffer=self.shuffle_buffer,
             augment=self._augmenter() if training else None,
+            region=self.region,
             num_parallel_calls=self.num_parallel_calls,
             seed=self.seed,
         )
@@ -252,8 +259,8 @@ class DataModule:
         from deepguard.data.pipeline import make_dataset
 
         files = [str(Path(p).resolve()) for p in paths]
-        checks = [check_image_file(p) for p in files]
-        bad = [f"{p}: {c.reason}" for p, c in zip(files, checks, strict=True) if c.reason]
+        checks = [check_image(p, DATASET_LIMITS, self.region) for p in files]
+        bad = [f"{p}: {c.detail}" for p, c in zip(files, checks, strict=True) if c.reason]
         if bad:
             raise DataError(
                 f"{len(bad)} of {len(files)} files cannot be decoded ({'; '.join(bad[:3])}); "
@@ -264,7 +271,7 @@ class DataModule:
             None,
             image_size=self.image_size,
             batch_size=self.batch_size,
-            use_pillow=[c.decoder == "pillow" for c in checks],
+            region=self.region,
             num_parallel_calls=self.num_parallel_calls,
         )
 

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepguard.data.labels import LABEL_WORDS, parse_label
 from deepguard.errors import DataError
+from deepguard.files import file_sha256
+from deepguard.images import IMAGE_SUFFIXES, has_image_suffix
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 RECORD_COLUMNS = ["path", "label", "generator", "split", "sha256"]
 UNKNOWN_GENERATOR = "unknown"
 MANIFEST_NAME = "manifest.csv"
@@ -33,7 +34,6 @@ _SPLIT_FOLDERS = {"train": "train", "valid": "val", "val": "val", "test": "test"
 _GENIMAGE_CLASSES = {"nature": 0, "ai": 1}
 _CNNDETECTION_CLASSES = {"0_real": 0, "1_fake": 1}
 _FACES140K_PREFIXES = ("real_vs_fake/real-vs-fake", "real-vs-fake", "")
-_LABEL_WORDS = {"0": 0, "1": 1, "real": 0, "fake": 1}
 _SPLIT_WORDS = {
     "train": "train",
     "val": "val",
@@ -52,27 +52,18 @@ LAYOUTS = {
 }
 
 
-def is_image_file(path: Path) -> bool:
-    """True for the extensions DeepGuard reads (JPEG, PNG, WebP, BMP), in any letter case."""
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
-def file_sha256(path: str | os.PathLike) -> str | None:
-    """The sha256 of a file's bytes, or ``None`` when the file cannot be read."""
-    digest = hashlib.sha256()
+def _sha256_or_none(path: str) -> str | None:
+    """The file's sha256, or None when it cannot be read (the scan then quarantines it)."""
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):  # 1 MiB at a time
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _hash_all(paths: list[str]) -> list[str | None]:
     # hashlib releases the GIL on large buffers, so threads overlap disk reads and hashing.
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:
-        return list(pool.map(file_sha256, paths, chunksize=64))
+        return list(pool.map(_sha256_or_none, paths, chunksize=64))
 
 
 def _children(folder: Path) -> dict[str, Path]:
@@ -83,7 +74,7 @@ def _children(folder: Path) -> dict[str, Path]:
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    return sorted(p for p in folder.rglob("*") if p.is_file() and has_image_suffix(p))
 
 
 def _rows(
@@ -186,15 +177,14 @@ def _cnndetection(root: Path) -> list[dict[str, object]]:
 
 
 def _parse_label(value: object, csv_path: Path, line: int) -> int:
-    word = str(value).strip().lower()
-    if word.endswith(".0"):  # pandas reads a column with gaps as floats
-        word = word[:-2]
-    if word not in _LABEL_WORDS:
+    label = parse_label(value)
+    if label is None:
         raise DataError(
-            f"{csv_path} line {line}: label {value!r} is not one of 0, 1, real, fake; "
-            "fix the label column (1 or 'fake' = AI-generated, 0 or 'real' = real)"
+            f"{csv_path} line {line}: label {value!r} is not one of "
+            f"{', '.join(LABEL_WORDS)}; fix the label column (1 or 'fake' = AI-generated, "
+            "0 or 'real' = real)"
         )
-    return _LABEL_WORDS[word]
+    return label
 
 
 def _parse_split(value: object, csv_path: Path, line: int) -> str | None:
@@ -209,16 +199,25 @@ def _parse_split(value: object, csv_path: Path, line: int) -> str | None:
     return _SPLIT_WORDS[word]
 
 
-def read_manifest(csv_path: str | os.PathLike) -> list[dict[str, object]]:
-    """Rows of a CSV manifest ``path,label[,generator,split]``; other columns are ignored.
+def read_manifest(csv_path: str | os.PathLike) -> pd.DataFrame:
+    """The rows of a CSV manifest ``path,label[,generator,split,...]``: the one reader.
 
-    Paths are relative to the CSV's folder (absolute paths are kept). A listed file that is
-    missing stays in the table and is quarantined by the scan, so one lost file does not
-    stop a run.
+    Paths are relative to the CSV's folder (absolute paths are kept) and come back absolute;
+    labels become 0/1, a missing or empty generator ``unknown``, a missing or empty split
+    None. Other columns (``sha256``, ``width``, ``height`` ... of a prepared manifest) are
+    kept as text. A listed file that is missing stays in the table and is quarantined by
+    the scan, so one lost file does not stop a run.
+
+    Raises:
+        DataError: no such file, no ``path``/``label`` column, or a bad label or split
+            (with its line number).
     """
     csv_path = Path(csv_path).resolve()
     if not csv_path.is_file():
-        raise DataError(f"manifest {csv_path} does not exist; pass the path of a CSV file")
+        raise DataError(
+            f"manifest {csv_path} does not exist; pass the path of a CSV file, or run the "
+            "prepare stage first (python scripts/prepare.py), which writes one"
+        )
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     missing = {"path", "label"} - set(table.columns)
     if missing:
@@ -226,23 +225,19 @@ def read_manifest(csv_path: str | os.PathLike) -> list[dict[str, object]]:
             f"manifest {csv_path} has columns {list(table.columns)}; it needs at least "
             f"'path' and 'label' (missing: {sorted(missing)}); optional: 'generator', 'split'"
         )
-    rows = []
-    for index, row in enumerate(table.to_dict("records")):
-        line = index + 2  # 1-based, after the header
-        generator = str(row.get("generator") or "").strip() or UNKNOWN_GENERATOR
-        rows.append(
-            {
-                "path": str((csv_path.parent / row["path"].strip()).resolve()),
-                "label": _parse_label(row["label"], csv_path, line),
-                "generator": generator,
-                "split": _parse_split(row.get("split"), csv_path, line),
-            }
-        )
-    return rows
+    lines = range(2, len(table) + 2)  # 1-based, after the header
+    generators = table["generator"] if "generator" in table else pd.Series([""] * len(table))
+    splits = table["split"] if "split" in table else [None] * len(table)
+    return table.assign(
+        path=[str((csv_path.parent / p.strip()).resolve()) for p in table["path"]],
+        label=[_parse_label(v, csv_path, n) for v, n in zip(table["label"], lines, strict=True)],
+        generator=[str(g).strip() or UNKNOWN_GENERATOR for g in generators],
+        split=[_parse_split(v, csv_path, n) for v, n in zip(splits, lines, strict=True)],
+    )
 
 
 def _manifest(root: Path) -> list[dict[str, object]]:
-    return read_manifest(root / MANIFEST_NAME)
+    return read_manifest(root / MANIFEST_NAME)[RECORD_COLUMNS[:-1]].to_dict("records")
 
 
 def _to_records(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -255,7 +250,7 @@ def _to_records(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 def discover_manifest(csv_path: str | os.PathLike) -> pd.DataFrame:
     """The record table of a CSV manifest anywhere on disk (see `read_manifest`)."""
-    rows = read_manifest(csv_path)
+    rows = read_manifest(csv_path)[RECORD_COLUMNS[:-1]].to_dict("records")
     if not rows:
         raise DataError(f"manifest {csv_path} lists no files; add rows path,label")
     return _to_records(rows)
@@ -318,7 +313,7 @@ def discover(root: str | os.PathLike, layout: str = "auto") -> pd.DataFrame:
     rows = _FINDERS[layout](root)
     if not rows:
         raise DataError(
-            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in {root} with layout "
+            f"no image files ({', '.join(IMAGE_SUFFIXES)}) found in {root} with layout "
             f"{layout!r}, which looks like {LAYOUTS[layout]}; check data.root and data.layout"
         )
     return _to_records(rows)

@@ -40,6 +40,7 @@ from PIL import Image
 from scipy import ndimage
 
 from deepguard.errors import DataError
+from deepguard.files import swap_into_place
 
 FAMILIES = ("transposed_conv", "upsample_nearest", "upsample_bilinear", "lowpass")
 # The families that end in a 2x up-sampling layer (`lowpass` only blurs).
@@ -281,15 +282,9 @@ def _write(folder: Path, params: dict) -> None:
 
 def _swap_in(staging: Path, root: Path, params: dict) -> None:
     """Rename the finished set into place; a half-written set is never visible at `root`."""
-    old = None
-    if root.exists():
-        old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-        root.rename(old)
     try:
-        staging.rename(root)
+        swap_into_place(staging, root)
     except OSError:
         # Another process (a parallel sweep job) finished first with the same set: keep it.
         if _existing_params(root) != params:
             raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Metrics, evaluation reports, robustness and cross-generator protocols."""
 
 from deepguard.evaluation.evaluate import evaluate_model, run_evaluation
-from deepguard.evaluation.inputs import image_dataset, predict_probabilities
+from deepguard.evaluation.inputs import predict_probabilities
 from deepguard.evaluation.metrics import compute_metrics
 from deepguard.evaluation.predict import predict_files
 from deepguard.evaluation.protocols import leave_one_generator_out
@@ -11,7 +11,6 @@ from deepguard.evaluation.robustness import robustness_table
 __all__ = [
     "compute_metrics",
     "evaluate_model",
-    "image_dataset",
     "leave_one_generator_out",
     "per_generator_table",
     "predict_files",

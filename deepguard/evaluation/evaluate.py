@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
+from deepguard.data.pipeline import make_dataset
 from deepguard.errors import ConfigError, DataError
-from deepguard.evaluation.inputs import image_dataset, model_image_size, predict_probabilities
+from deepguard.evaluation.inputs import model_image_size, predict_probabilities
 from deepguard.evaluation.report import (
     REPORT_FILES,
     per_generator_table,
@@ -89,9 +90,7 @@ def evaluate_model(
     image_size = model_image_size(model)
     log.info("scoring %d %s images at %d px", len(records), split, image_size)
 
-    # The data scan marks files TensorFlow decodes wrongly (EXIF rotation, odd BMP modes).
-    use_pillow = (records["decoder"] == "pillow").tolist() if "decoder" in records else None
-    batches = image_dataset(records["path"], image_size, batch_size, use_pillow=use_pillow)
+    batches = make_dataset(records["path"], image_size=image_size, batch_size=batch_size)
     probabilities = predict_probabilities(model, batches)
     labels = records["label"].astype(int).to_numpy()
     metrics = write_report(
@@ -114,7 +113,6 @@ def evaluate_model(
             threshold,
             batch_size,
             clean_probabilities=probabilities,
-            use_pillow=use_pillow,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
         write_json(out_dir / "robustness.json", table.to_dict(orient="records"))

@@ -1,4 +1,8 @@
-"""Score image files and folders into a CSV; a bad file becomes an error row, not a crash."""
+"""Score image files and folders into a CSV; a bad file becomes an error row, not a crash.
+
+Each file takes the image path the API takes (`deepguard.images.read_input`: decode with the
+API's limits, region, resize), so a file scores here what it scores when uploaded.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepguard.errors import DataError
+from deepguard.errors import DataError, ImageInputError
 from deepguard.evaluation.evaluate import resolve_threshold
-from deepguard.evaluation.inputs import IMAGE_SUFFIXES, iter_image_files, read_for_prediction
+from deepguard.evaluation.inputs import iter_image_files
+from deepguard.images import IMAGE_SUFFIXES, DecodeLimits, Region, read_input, whole_image
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +39,15 @@ def predict_files(
     threshold: float | None = None,
     batch_size: int = 32,
     tracking_uri: str | None = None,
+    limits: DecodeLimits | None = None,
+    region: Region = whole_image,
 ) -> pd.DataFrame:
     """Probability of fake for every image file in `inputs`, one row per file.
 
-    Folders are scanned recursively for .jpg/.jpeg/.png/.webp/.bmp files (any case); other
-    files inside folders are skipped and counted in the log. A file named explicitly is always
-    tried. A file that does not decode gets a row with an empty probability and the reason in
-    `error`.
+    Folders are scanned recursively for files with an image suffix
+    (`deepguard.images.IMAGE_SUFFIXES`, any case); other files inside folders are skipped and
+    counted in the log. A file named explicitly is always tried. A file that does not decode
+    gets a row with an empty probability and the reason in `error`.
 
     Args:
         model: a model URI or `.keras` path for `deepguard.tracking.loading.load_model`, or a
@@ -51,6 +58,8 @@ def predict_files(
             recorded with the model, else 0.5.
         batch_size: images decoded and scored together.
         tracking_uri: MLflow store for `runs:/` and `models:/` URIs (None: the default).
+        limits: what each file may be; None = the API's defaults (`DecodeLimits()`).
+        region: the part of each image the model sees (`whole_image` today).
 
     Returns:
         A DataFrame with columns `PREDICTION_COLUMNS`, in path order.
@@ -58,21 +67,41 @@ def predict_files(
     Example:
         >>> predict_files("model.keras", "photos/", out="scores.csv")
     """
-    from deepguard.tracking.loading import LoadedModel, load_model
-
-    if isinstance(model, LoadedModel):
-        loaded = model
-    else:
-        # Only registry and run URIs need a store; a plain `.keras` path loads without one.
-        loaded = load_model(model, tracking_uri=tracking_uri)
+    loaded = _load(model, tracking_uri)
     threshold = resolve_threshold(threshold, loaded.metadata)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1]; got {threshold}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    if isinstance(inputs, str | Path):
-        inputs = [inputs]
+    paths = list_image_files([inputs] if isinstance(inputs, str | Path) else list(inputs))
+    probabilities, errors = score_files(
+        loaded.model, paths, loaded.image_size, batch_size, limits or DecodeLimits(), region
+    )
+    table = prediction_table(paths, probabilities, errors, threshold, loaded)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    _log_summary(table, threshold, out)
+    return table
 
+
+def _load(model, tracking_uri: str | None):
+    from deepguard.tracking.loading import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        return model
+    # Only registry and run URIs need a store; a plain `.keras` path loads without one.
+    return load_model(model, tracking_uri=tracking_uri)
+
+
+def list_image_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """The files to score: named files, and image-suffixed files inside folders (logged
+    when some are skipped).
+
+    Raises:
+        FileNotFoundError: an input does not exist.
+        DataError: no image file at all.
+    """
     paths: list[Path] = []
     skipped: list[Path] = []
     for path, is_image in iter_image_files(inputs):
@@ -89,25 +118,43 @@ def predict_files(
             f"no image files found in {[str(i) for i in inputs]}; expected files ending in "
             f"{', '.join(IMAGE_SUFFIXES)}"
         )
+    return paths
 
-    image_size = loaded.image_size
+
+def score_files(
+    model,
+    paths: Sequence[Path],
+    image_size: int,
+    batch_size: int,
+    limits: DecodeLimits,
+    region: Region = whole_image,
+) -> tuple[np.ndarray, list[str]]:
+    """Probabilities (NaN where unreadable) and error messages (``""`` where scored)."""
     probabilities = np.full(len(paths), np.nan)
     errors = [""] * len(paths)
     for start in range(0, len(paths), batch_size):
         indices, images = [], []
         for index in range(start, min(start + batch_size, len(paths))):
             try:
-                images.append(read_for_prediction(paths[index], image_size))
+                images.append(read_input(paths[index], image_size, limits, region))
                 indices.append(index)
-            except ValueError as error:
+            except ImageInputError as error:
                 errors[index] = str(error)
+            except OSError as error:
+                errors[index] = f"{paths[index]}: cannot be read ({error})"
         if images:
-            scores = loaded.model.predict_on_batch(np.stack(images))
+            scores = model.predict_on_batch(np.stack(images))
             probabilities[indices] = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return probabilities, errors
 
+
+def prediction_table(
+    paths: Sequence[Path], probabilities: np.ndarray, errors: list[str], threshold: float, loaded
+) -> pd.DataFrame:
+    """The `PREDICTION_COLUMNS` table: labels at `threshold`, empty where unscored."""
     scored = ~np.isnan(probabilities)
     labels = np.where(probabilities >= threshold, "fake", "real")
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "path": [str(p) for p in paths],
             "probability_fake": probabilities,
@@ -120,18 +167,16 @@ def predict_files(
         },
         columns=list(PREDICTION_COLUMNS),
     )
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
-    failed = int((~scored).sum())
+
+
+def _log_summary(table: pd.DataFrame, threshold: float, out: str | Path | None) -> None:
+    failed = int((table["error"] != "").sum())
     log.log(
         logging.WARNING if failed else logging.INFO,
         "scored %d file(s), %d flagged fake at threshold %g, %d unreadable%s",
-        int(scored.sum()),
-        int((labels[scored] == "fake").sum()),
+        len(table) - failed,
+        int((table["label"] == "fake").sum()),
         threshold,
         failed,
         f"; wrote {out}" if out is not None else "",
     )
-    return table

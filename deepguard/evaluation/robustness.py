@@ -16,12 +16,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from deepguard.evaluation.inputs import (
-    Perturbation,
-    image_dataset,
-    model_image_size,
-    predict_probabilities,
-)
+from deepguard.data.pipeline import Perturbation, make_dataset
+from deepguard.evaluation.inputs import model_image_size, predict_probabilities
 from deepguard.evaluation.metrics import compute_metrics
 
 
@@ -146,7 +142,6 @@ def robustness_table(
     batch_size: int = 32,
     perturbations: Sequence[PerturbationSpec] = DEFAULT_PERTURBATIONS,
     clean_probabilities: np.ndarray | None = None,
-    use_pillow: Sequence[bool] | None = None,
 ) -> pd.DataFrame:
     """Accuracy, ROC AUC and AP on the clean images and after each perturbation.
 
@@ -157,7 +152,6 @@ def robustness_table(
         batch_size: images per batch; only one batch of pixels is in memory at a time.
         perturbations: the rows to compute, `DEFAULT_PERTURBATIONS` by default.
         clean_probabilities: the clean scores if already computed (saves one pass).
-        use_pillow: per file, decode with Pillow (the records' `decoder == "pillow"`).
 
     Returns:
         One row for `clean` and one per perturbation, with columns perturbation, parameter,
@@ -167,12 +161,14 @@ def robustness_table(
     y_true = np.asarray(labels, dtype=np.int64)
     if clean_probabilities is None:
         clean_probabilities = predict_probabilities(
-            model, image_dataset(paths, image_size, batch_size, use_pillow=use_pillow)
+            model, make_dataset(paths, image_size=image_size, batch_size=batch_size)
         )
     clean = compute_metrics(y_true, clean_probabilities, threshold)
     rows = [{"perturbation": "clean", "parameter": float("nan")} | _row(clean, clean)]
     for spec in perturbations:
-        batches = image_dataset(paths, image_size, batch_size, spec.build(), use_pillow)
+        batches = make_dataset(
+            paths, image_size=image_size, batch_size=batch_size, perturbation=spec.build()
+        )
         scores = compute_metrics(y_true, predict_probabilities(model, batches), threshold)
         rows.append(
             {"perturbation": spec.perturbation, "parameter": float(spec.parameter)}

@@ -1,11 +1,37 @@
-"""Decode untrusted image bytes into RGB arrays: the one function the loader, API and app share.
+"""Bytes to model inputs: the one image path the loader, evaluate, predict, API and app share.
 
-`decode_image` turns bytes into a ``uint8 (H, W, 3)`` RGB array or raises
-`deepguard.errors.ImageInputError` with the HTTP status of the bad-input table;
-`to_model_input` resizes that array to a detector's input the way the data pipeline does.
+Every input takes the same steps: `decode_image` (bytes -> RGB ``uint8 (H, W, 3)`` or an
+`ImageInputError` with the HTTP status of the bad-input table), a `Region` (which part the
+model sees: `whole_image` today), then `to_model_input` (resize to ``float32 (S, S, 3)``).
+`prepare_input` and `read_input` run the last steps in one call; `check_image` is the one
+check a file passes before a stage uses it; `SUPPORTED_FORMATS` and `IMAGE_SUFFIXES` are the
+one format allow-list and the one suffix list.
 """
 
-from deepguard.images.decode import DecodeLimits, decode_image, read_image
+from deepguard.images.check import REASONS, ImageCheck, check_image
+from deepguard.images.decode import DATASET_LIMITS, DecodeLimits, decode_image, read_image
+from deepguard.images.formats import IMAGE_SUFFIXES, SUPPORTED_FORMATS, has_image_suffix
+from deepguard.images.inputs import prepare_input, read_input, read_region
+from deepguard.images.region import Region, apply_region, whole_image
 from deepguard.images.resize import centre_crop, to_model_input
 
-__all__ = ["DecodeLimits", "centre_crop", "decode_image", "read_image", "to_model_input"]
+__all__ = [
+    "DATASET_LIMITS",
+    "IMAGE_SUFFIXES",
+    "REASONS",
+    "SUPPORTED_FORMATS",
+    "DecodeLimits",
+    "ImageCheck",
+    "Region",
+    "apply_region",
+    "centre_crop",
+    "check_image",
+    "decode_image",
+    "has_image_suffix",
+    "prepare_input",
+    "read_image",
+    "read_input",
+    "read_region",
+    "to_model_input",
+    "whole_image",
+]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deepguard.errors import ImageInputError
-
-SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+from deepguard.images.formats import SUPPORTED_FORMATS
 
 # Magic bytes, used only to word the message once Pillow has refused the bytes: they never
 # make Pillow parse a format outside the allow-list.
@@ -98,6 +96,18 @@ class DecodeLimits:
             raise ValueError(f"DecodeLimits.max_aspect must be >= 1, got {self.max_aspect}")
 
 
+# What the files of a dataset may be (training loader, data scan, evaluate, spectra): they are
+# the operator's own files, so only the ceilings that keep a decompression bomb out stay;
+# small sides and long strips are the dataset's business (prepare has its own min_side).
+DATASET_LIMITS = DecodeLimits(
+    max_bytes=256 * 1024 * 1024,
+    max_pixels=64_000_000,
+    min_side=1,
+    max_aspect=1e4,
+    max_metadata_bytes=16 * 1024 * 1024,
+)
+
+
 def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
     """Decode one image into a ``uint8 (H, W, 3)`` RGB array, or raise `ImageInputError`.
 
@@ -130,19 +140,15 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> np.ndarr
             status=413,
             code="too_many_bytes",
         )
-    # A pixel count above Pillow's MAX_IMAGE_PIXELS becomes an error, not a warning in a log.
-    # Our own max_pixels check below is normally the stricter of the two.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = _open(data, limits)
-        with image:
-            _check_header(image, limits)
-            image = _load_first_frame(image)
-            _check_metadata(image, limits)
-            return np.asarray(_to_rgb(image), dtype=np.uint8)
+    image = _open(data, limits)
+    with image:
+        _check_header(image, limits)
+        image = _load_first_frame(image)
+        _check_metadata(image, limits)
+        return np.asarray(_to_rgb(image), dtype=np.uint8)
 
 
-def read_image(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
+def read_image(path: str | os.PathLike, limits: DecodeLimits = DecodeLimits()) -> np.ndarray:
     """`decode_image` for a file: refuses an oversize file before reading it.
 
     Raises:
@@ -168,7 +174,7 @@ def _open(data: bytes, limits: DecodeLimits) -> Image.Image:
     """Read the header with only the allowed formats' parsers."""
     try:
         return Image.open(io.BytesIO(data), formats=limits.allowed_formats)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         raise ImageInputError(
             f"the image header declares too many pixels ({error}); send an image of at most "
             f"{limits.max_pixels:,} pixels",
@@ -238,10 +244,14 @@ def _data_error(error: BaseException, what: str) -> ImageInputError:
 
 def _check_header(image: Image.Image, limits: DecodeLimits) -> None:
     width, height = image.size
-    if width * height > limits.max_pixels:
+    # Between Pillow's MAX_IMAGE_PIXELS and twice it Pillow only warns; we refuse. A plain
+    # comparison, not a warnings filter: filters are process-wide and not thread-safe, and
+    # the loader decodes in many threads at once.
+    ceiling = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+    if width * height > ceiling:
         raise ImageInputError(
             f"the image is {width}x{height} = {width * height:,} pixels, more than the limit "
-            f"of {limits.max_pixels:,}; downscale it before sending",
+            f"of {ceiling:,}; downscale it before sending",
             status=413,
             code="too_many_pixels",
         )
@@ -280,7 +290,9 @@ def _load_first_frame(image: Image.Image) -> Image.Image:
     """Decode the current (first) frame and apply its EXIF orientation."""
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        # In place: the image is ours, and most photos need no turn (no copy made then).
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except _PILLOW_DATA_ERRORS as error:
         raise _data_error(error, image.format or "image") from error
 

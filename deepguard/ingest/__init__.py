@@ -4,7 +4,7 @@ See ``deepguard.ingest.ingest`` for the guarantees (sha256 before extraction, sa
 atomic replacement, idempotence).
 """
 
-from deepguard.ingest.archives import safe_extract, sha256_file, verify_sha256
+from deepguard.ingest.archives import safe_extract, verify_sha256
 from deepguard.ingest.download import download
 from deepguard.ingest.ingest import STAMP, IngestResult, ingest
 
@@ -14,6 +14,5 @@ __all__ = [
     "download",
     "ingest",
     "safe_extract",
-    "sha256_file",
     "verify_sha256",
 ]

@@ -9,7 +9,6 @@ size stay under caps (the zip byte count is enforced while writing, not trusted 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import stat
 import tarfile
@@ -19,19 +18,11 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from deepguard.errors import DataError
+from deepguard.files import file_sha256
 
 CHUNK = 1 << 20  # 1 MiB reads
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 ZIP_SUFFIXES = (".zip",)
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_mismatch(name: str, expected: str, actual: str) -> DataError:
@@ -46,7 +37,7 @@ def sha256_mismatch(name: str, expected: str, actual: str) -> DataError:
 
 def verify_sha256(path: str | Path, expected: str) -> str:
     """Raise ``DataError`` (expected vs actual) unless ``path`` hashes to ``expected``."""
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     expected = expected.strip().lower()
     if actual != expected:
         raise sha256_mismatch(Path(path).name, expected, actual)

@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from deepguard.errors import DataError
+from deepguard.files import file_sha256, swap_into_place
 from deepguard.ingest.archives import (
     archive_kind,
     copy_tree,
     safe_extract,
-    sha256_file,
     sha256_mismatch,
     verify_sha256,
 )
@@ -156,22 +156,6 @@ def _flatten_single_folder(folder: Path) -> None:
         inner.rename(folder)
 
 
-def _swap_into_place(content: Path, dest: Path, scratch: Path) -> None:
-    """Rename ``content`` to ``dest``; the previous ``dest`` is removed only afterwards."""
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{scratch.name.rsplit('-', 1)[-1]}"
-        dest.rename(old)
-    try:
-        content.rename(dest)
-    except OSError:
-        if old is not None:
-            old.rename(dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def _fingerprint(kind: str, source: str, sha256: str | None, synthetic: dict | None) -> str:
     """What identifies the source's content: the archive's sha256 (verified now for a local
     archive), else a hash of the folder listing or of the generator's parameters."""
@@ -190,7 +174,7 @@ def _fingerprint(kind: str, source: str, sha256: str | None, synthetic: dict | N
         return expected
     if expected:
         return verify_sha256(source, expected)
-    actual = sha256_file(source)
+    actual = file_sha256(source)
     log.warning(
         "no sha256 given for %s: its content was not verified (sha256 %s); pass "
         "ingest.sha256 to pin it",
@@ -217,13 +201,8 @@ def _fill(
     ``sha256`` is the expected hash of a download (the fingerprint for other kinds).
     """
     if kind == "synthetic":
-        try:
-            from deepguard.data.synthetic import generate_synthetic
-        except ImportError as error:
-            raise DataError(
-                "the synthetic generator (deepguard.data.synthetic) is not installed; "
-                "ingest a folder or an archive instead"
-            ) from error
+        from deepguard.data.synthetic import generate_synthetic
+
         # null values fall back to the generator's own defaults (families: null = all).
         generate_synthetic(content, **{k: v for k, v in (synthetic or {}).items() if v is not None})
         return
@@ -340,7 +319,7 @@ def ingest(
         stamp = {**asdict(result), "dest": str(dest), "ingested_at": _now()}
         stamp.pop("skipped")
         (content / STAMP).write_text(json.dumps(stamp, indent=2))
-        _swap_into_place(content, dest, scratch)
+        swap_into_place(content, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("ingested %d files from %s into %s", files, source, dest)

@@ -1,6 +1,9 @@
-"""Data preparation: decode-check, quarantine, deduplication, splits, manifest and report."""
+"""Data preparation: decode-check, quarantine, deduplication, splits, manifest and report.
 
-from deepguard.prepare.checks import PIPELINE_FORMATS, REASONS, ImageCheck, check_image
+Every file is checked by `deepguard.images.check_image` (the decode every reader runs);
+the quarantine reasons are `deepguard.images.REASONS`.
+"""
+
 from deepguard.prepare.prepare import (
     MANIFEST_COLUMNS,
     build_report,
@@ -10,11 +13,7 @@ from deepguard.prepare.prepare import (
 
 __all__ = [
     "MANIFEST_COLUMNS",
-    "PIPELINE_FORMATS",
-    "REASONS",
-    "ImageCheck",
     "build_report",
-    "check_image",
     "prepare_dataset",
     "prepare_records",
 ]

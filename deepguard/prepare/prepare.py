@@ -23,27 +23,33 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepguard.data.labels import CLASS_NAMES
 from deepguard.errors import DataError
-from deepguard.prepare.checks import PIPELINE_FORMATS, check_image
+from deepguard.images import SUPPORTED_FORMATS, DecodeLimits, check_image
 
 log = logging.getLogger(__name__)
 
-CLASS_NAMES = {0: "real", 1: "fake"}
 MANIFEST_COLUMNS = ["path", "label", "generator", "split", "sha256", "width", "height", "format"]
 
 
-def _check_all(paths: list[str], limits: dict, workers: int, progress: bool):
-    check = partial(check_image, **limits)
+def _checked(
+    frame: pd.DataFrame, limits: DecodeLimits, workers: int, progress: bool
+) -> pd.DataFrame:
+    """`frame` with what `check_image` found: reason, detail, sha256, width, height, format."""
+    check = partial(check_image, limits=limits)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(
+        checks = list(
             tqdm(
-                pool.map(check, paths),
-                total=len(paths),
+                pool.map(check, frame["path"]),
+                total=len(frame),
                 desc="check images",
                 unit="img",
                 disable=not progress,
             )
         )
+    for field in ("reason", "detail", "sha256", "width", "height", "format"):
+        frame[field] = [getattr(c, field) for c in checks]
+    return frame
 
 
 def _deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -135,7 +141,7 @@ def prepare_records(
     min_side: int = 32,
     max_pixels: int = 40_000_000,
     max_bytes: int = 100 * 2**20,
-    formats: tuple[str, ...] | list[str] = PIPELINE_FORMATS,
+    formats: tuple[str, ...] | list[str] | None = None,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
@@ -153,7 +159,8 @@ def prepare_records(
         min_side: shortest accepted image side, pixels.
         max_pixels: most pixels accepted per image.
         max_bytes: largest accepted file, bytes.
-        formats: accepted image formats, as Pillow names them.
+        formats: accepted image formats, as Pillow names them; None = every format the
+            readers share (`deepguard.images.SUPPORTED_FORMATS`).
         val_fraction, test_fraction: split shares for files the layout leaves unsplit
             (``deepguard.data.assign_splits``'s rules).
         seed: seed of the content-hash split draw.
@@ -166,6 +173,32 @@ def prepare_records(
     """
     from deepguard.data.splits import assign_splits
 
+    limits = DecodeLimits(
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        min_side=min_side,
+        allowed_formats=tuple(formats or SUPPORTED_FORMATS),
+    )
+    frame = _checked(_normalised(records, source), limits, workers, progress)
+    bad = frame["reason"].notna()
+    kept, duplicates, conflicts = _deduplicate(frame.loc[~bad])
+    quarantine = pd.concat(
+        [frame.loc[bad, ["path", "reason", "detail"]], conflicts], ignore_index=True
+    )
+    if kept.empty:
+        raise DataError(
+            f"none of the {len(frame)} files in {source or 'the records'} is a usable image; "
+            f"reasons: {_counts(quarantine['reason'])}"
+        )
+    kept = assign_splits(kept, val_fraction, test_fraction, seed)
+    manifest = kept.astype({"width": int, "height": int})[MANIFEST_COLUMNS].sort_values("path")
+    report = build_report(manifest, quarantine, duplicates, len(frame), source)
+    _write_outputs(Path(out_dir), manifest, quarantine, duplicates, report)
+    return report
+
+
+def _normalised(records: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A copy with absolute paths, integer labels, a generator and a split column."""
     missing = [c for c in ("path", "label") if c not in records.columns]
     if missing:
         raise DataError(f"records lack columns {missing}; got {list(records.columns)}")
@@ -179,32 +212,19 @@ def prepare_records(
     )
     if "split" not in frame:
         frame["split"] = None
+    return frame
 
-    limits = {
-        "min_side": min_side,
-        "max_pixels": max_pixels,
-        "max_bytes": max_bytes,
-        "formats": tuple(formats),
-    }
-    checks = _check_all(frame["path"].tolist(), limits, workers, progress)
-    for field in ("reason", "detail", "sha256", "width", "height", "format"):
-        frame[field] = [getattr(c, field) for c in checks]
-    bad = frame["reason"].notna()
-    quarantine = frame.loc[bad, ["path", "reason", "detail"]]
-    kept, duplicates, conflicts = _deduplicate(frame.loc[~bad])
-    quarantine = pd.concat([quarantine, conflicts], ignore_index=True)
-    if kept.empty:
-        raise DataError(
-            f"none of the {len(frame)} files in {source or 'the records'} is a usable image; "
-            f"reasons: {_counts(quarantine['reason'])}"
-        )
-    kept = assign_splits(kept, val_fraction, test_fraction, seed)
-    kept = kept.astype({"width": int, "height": int})
 
-    out_dir = Path(out_dir)
+def _write_outputs(
+    out_dir: Path,
+    manifest: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    duplicates: pd.DataFrame,
+    report: dict,
+) -> None:
+    """The stage's four files, paths relative to `out_dir` (the folder can move)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     relative = partial(_relative_to, base=out_dir.absolute())
-    manifest = kept[MANIFEST_COLUMNS].sort_values("path")
     manifest.assign(path=manifest["path"].map(relative)).to_csv(
         out_dir / "manifest.csv", index=False
     )
@@ -214,7 +234,6 @@ def prepare_records(
     duplicates.assign(
         path=duplicates["path"].map(relative), duplicate_of=duplicates["duplicate_of"].map(relative)
     ).to_csv(out_dir / "duplicates.csv", index=False)
-    report = build_report(manifest, quarantine, duplicates, len(frame), source)
     (out_dir / "data_report.json").write_text(json.dumps(report, indent=2))
     for reason, count in report["quarantine_reasons"].items():
         log.warning(
@@ -227,7 +246,6 @@ def prepare_records(
         len(duplicates),
         out_dir,
     )
-    return report
 
 
 def _relative_to(path: str, base: Path) -> str:

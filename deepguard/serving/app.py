@@ -21,12 +21,12 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from deepguard.errors import ImageInputError
-from deepguard.images import centre_crop, decode_image, to_model_input
+from deepguard.images import centre_crop, prepare_input
 from deepguard.serving.explain import fft_views
 from deepguard.serving.metrics import ServingMetrics
 from deepguard.serving.model_state import ModelState
 from deepguard.serving.openapi import openapi_document
-from deepguard.serving.payload import RequestError, Upload, read_uploads
+from deepguard.serving.payload import RequestError, Upload, decode_upload, read_uploads
 from deepguard.serving.settings import ServeSettings
 from deepguard.tracking.loading import LoadedModel, load_model
 
@@ -158,13 +158,11 @@ def _score(
         item: dict[str, Any] = {"index": index, "filename": upload.name}
         items.append(item)
         try:
-            if upload.error is not None:
-                raise upload.error
-            rgb = decode_image(upload.data, settings.limits)
+            rgb = decode_upload(upload, settings.limits)
         except ImageInputError as error:
             item["error"] = {"status": error.status, "code": error.code, "message": str(error)}
             continue
-        inputs.append(to_model_input(rgb, state.image_size))
+        inputs.append(prepare_input(rgb, state.image_size))
         positions.append(index)
         if explain:
             crops.append(np.array(centre_crop(rgb, settings.explain_max_side)))

@@ -1,4 +1,8 @@
-"""Read the images of a `/v1/predict` request: multipart ``file`` parts or JSON base64."""
+"""Read the images of a `/v1/predict` request: multipart ``file`` parts or JSON base64.
+
+`decode_upload` turns one upload into RGB pixels with `deepguard.images.decode_image`, the
+decoder every other reader shares; `prepare_input` then makes the model input.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+import numpy as np
 from flask import Request
 
 from deepguard.errors import ImageInputError
+from deepguard.images import DecodeLimits, decode_image
 
 
 class RequestError(Exception):
@@ -27,6 +33,18 @@ class Upload:
     name: str | None
     data: bytes = b""
     error: ImageInputError | None = None
+
+
+def decode_upload(upload: Upload, limits: DecodeLimits) -> np.ndarray:
+    """The upload's ``uint8 (H, W, 3)`` RGB pixels.
+
+    Raises:
+        ImageInputError: the bytes could not be read (bad base64) or are refused by the
+            decoder; its ``status`` and ``code`` are the item's error.
+    """
+    if upload.error is not None:
+        raise upload.error
+    return decode_image(upload.data, limits)
 
 
 _HOW_TO_SEND = (

@@ -14,70 +14,31 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepguard.data.labels import CLASS_NAMES
+from deepguard.data.layouts import read_manifest
 from deepguard.errors import DataError
+from deepguard.images import DATASET_LIMITS, read_image
 from deepguard.spectral.baseline import profile_baseline
-from deepguard.spectral.mean_spectra import CLASS_NAMES, MeanSpectra
+from deepguard.spectral.mean_spectra import MeanSpectra
 from deepguard.spectral.plots import plot_mean_difference, plot_profiles, plot_spectrum
 from deepguard.spectral.transforms import log_magnitude_spectrum, spectrum_to_profile
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("path", "label")
-
 
 def _read_rgb(path: str | Path) -> np.ndarray:
-    """Decode one image file to uint8 RGB ``(H, W, 3)``.
-
-    Uses ``deepguard.images.read_image`` (the decoder the API and app share) when it is
-    installed, else Pillow with EXIF orientation applied. The size limits are the API's
-    ceilings raised: the files come from a manifest the prepare stage already checked.
-    """
-    try:
-        from deepguard.images import DecodeLimits, read_image
-    except ImportError:
-        from PIL import Image, ImageOps
-
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    limits = DecodeLimits(max_bytes=2**30, max_pixels=2**28, min_side=1, max_aspect=1e4)
-    return read_image(path, limits)
+    """Decode one image file to uint8 RGB ``(H, W, 3)`` with the readers' shared decoder."""
+    return read_image(path, DATASET_LIMITS)
 
 
 def _read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV; relative paths are taken relative to the manifest's folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"manifest {path} not found; run the prepare stage first "
-            "(python scripts/prepare.py) or point spectra.manifest at a CSV"
-        )
-    frame = pd.read_csv(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"manifest {path} lacks columns {missing}; expected at least "
-            f"{list(REQUIRED_COLUMNS)}, got {list(frame.columns)}"
-        )
-    frame["path"] = [str((path.parent / p).resolve()) for p in frame["path"].astype(str)]
-    frame["label"] = _parse_labels(frame["label"], path)
-    if "generator" not in frame.columns:
-        frame["generator"] = "unknown"
-    if "split" not in frame.columns:
-        frame["split"] = "train"
-    frame["generator"] = frame["generator"].fillna("unknown").astype(str)
+    """The manifest's rows; without a split column every image counts as ``train``."""
+    frame = read_manifest(path)
+    frame["split"] = frame["split"].fillna("train")
+    for column in ("width", "height"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column])
     return frame
-
-
-def _parse_labels(labels: pd.Series, source: Path) -> pd.Series:
-    """Labels as 0 (real) / 1 (fake); the words ``real`` and ``fake`` are accepted too."""
-    words = labels.astype(str).str.strip().str.lower()
-    parsed = words.map({"0": 0, "1": 1, "real": 0, "fake": 1})
-    if parsed.isna().any():
-        raise DataError(
-            f"labels in {source} must be 0/real or 1/fake; got "
-            f"{sorted(set(words[parsed.isna()]))[:5]}"
-        )
-    return parsed.astype(int)
 
 
 def _common_size(frame: pd.DataFrame, image_size) -> tuple[int, int] | None:
@@ -139,7 +100,35 @@ def compute_dataset_spectra(
         frame = frame.sample(n=limit, random_state=seed).sort_index()
     if frame.empty:
         raise DataError(f"manifest {manifest} lists no images; nothing to analyse")
-    size = _common_size(frame, image_size)
+    stats, profiles = _accumulate(
+        frame, _common_size(frame, image_size), batch_size, workers, progress
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats.save(out_dir / "mean_spectra.npz")
+    _write_profile_tables(stats, out_dir)
+    _write_figures(stats, out_dir, per_generator_figures)
+    baseline = _baseline_report(profiles, frame, baseline_c)
+    (out_dir / "profile_baseline.json").write_text(json.dumps(_json_safe(baseline), indent=2))
+    summary = {
+        "n_images": len(frame),
+        "n_real": stats.count(0),
+        "n_fake": stats.count(1),
+        "generators": stats.generators,
+        "image_size": [stats.shape[0], stats.shape[1]] if stats.shape else None,
+        "baseline": baseline,
+    }
+    log.info("spectra of %d images (%s) written to %s", len(frame), stats.shape, out_dir)
+    return summary
+
+
+def _accumulate(
+    frame: pd.DataFrame,
+    size: tuple[int, int] | None,
+    batch_size: int,
+    workers: int,
+    progress: bool,
+) -> tuple[MeanSpectra, np.ndarray]:
+    """Mean spectra of every image of `frame`, batch by batch, and every image's profile."""
     stats = MeanSpectra(size)
     batches: list[np.ndarray] = []
     paths = frame["path"].tolist()
@@ -157,23 +146,7 @@ def compute_dataset_spectra(
             stats.update_spectra(spectra, batch_profiles, rows["label"], rows["generator"])
             batches.append(batch_profiles)
             bar.update(len(rows))
-    profiles = np.concatenate(batches)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stats.save(out_dir / "mean_spectra.npz")
-    _write_profile_tables(stats, out_dir)
-    _write_figures(stats, out_dir, per_generator_figures)
-    baseline = _baseline_report(profiles, frame, baseline_c)
-    (out_dir / "profile_baseline.json").write_text(json.dumps(_json_safe(baseline), indent=2))
-    summary = {
-        "n_images": len(frame),
-        "n_real": stats.count(0),
-        "n_fake": stats.count(1),
-        "generators": stats.generators,
-        "image_size": [stats.shape[0], stats.shape[1]] if stats.shape else None,
-        "baseline": baseline,
-    }
-    log.info("spectra of %d images (%s) written to %s", len(frame), stats.shape, out_dir)
-    return summary
+    return stats, np.concatenate(batches)
 
 
 def _write_profile_tables(stats: MeanSpectra, out_dir: Path) -> None:

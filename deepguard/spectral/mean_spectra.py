@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from deepguard.data.labels import CLASS_NAMES
 from deepguard.spectral.transforms import (
     log_magnitude_spectrum,
     profile_frequencies,
     spectrum_to_profile,
 )
-
-CLASS_NAMES = {0: "real", 1: "fake"}
 
 
 class MeanSpectra:

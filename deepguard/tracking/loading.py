@@ -5,12 +5,12 @@ Loading an MLflow pyfunc model would unpickle code; DeepGuard never does that.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deepguard.errors import ModelIntegrityError
+from deepguard.files import file_sha256
 
 
 @dataclass
@@ -36,15 +36,6 @@ class LoadedModel:
     @property
     def image_size(self) -> int:
         return int(self.model.input_shape[1])
-
-
-def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_keras_file(path: str | Path, expected_sha256: str | None = None):

@@ -128,13 +128,13 @@ def record_training_spectra(datamodule, logger: Logger, output_dir: Path, per_cl
     The app draws an image's profile over these, so a reviewer sees how it compares with
     what the model was trained on.
     """
-    from deepguard.evaluation import image_dataset
+    from deepguard.data.pipeline import make_dataset
     from deepguard.spectral import MeanSpectra
 
     train_records = datamodule.split_records("train")
     sample = train_records.groupby("label", group_keys=False).head(per_class)
     stats = MeanSpectra()
-    batches = image_dataset(sample["path"].tolist(), datamodule.image_size, batch_size=64)
+    batches = make_dataset(sample["path"].tolist(), image_size=datamodule.image_size, batch_size=64)
     start = 0
     for images in batches:
         rows = sample.iloc[start : start + len(images)]

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from deepguard.data import LAYOUTS, detect_layout, discover
-from deepguard.data.layouts import file_sha256
+from deepguard.files import file_sha256
 from deepguard.errors import DataError
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from deepguard.data import check_image_file, discover, make_dataset
+from deepguard.data import discover, make_dataset
+from deepguard.images import check_image, read_input
 
 
 def test_batches_have_the_contract_shapes_dtypes_and_range(generic_root):
@@ -37,27 +38,29 @@ def test_animated_webp_gives_its_first_frame(tmp_path):
     path = tmp_path / "animated.webp"
     frames = [Image.fromarray(first), Image.fromarray(255 - first)]
     frames[0].save(path, save_all=True, append_images=frames[1:], lossless=True)
-    assert check_image_file(path).decoder == "pillow"
-    image = next(
-        iter(make_dataset([str(path)], None, image_size=16, batch_size=1, use_pillow=[True]))
-    )
+    assert check_image(path).reason is None
+    image = next(iter(make_dataset([str(path)], None, image_size=16, batch_size=1)))
     np.testing.assert_allclose(image[0], first, atol=1)
 
 
-def test_pillow_route_applies_exif_rotation(tmp_path):
+def test_exif_rotation_is_applied(tmp_path):
     pixels = np.zeros((20, 40, 3), np.uint8)
     pixels[:, :20] = 255  # left half white
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees clockwise
     Image.fromarray(pixels).save(path, exif=exif, quality=95)
-    batch = make_dataset(
-        [str(path)] * 2, None, image_size=40, batch_size=2, use_pillow=[True, False]
-    )
-    by_pillow, by_tf = next(iter(batch)).numpy()
-    # Displayed upright the white half is on top; TensorFlow alone ignores the tag.
-    assert by_pillow[:20].mean() > 200 and by_pillow[20:].mean() < 50
-    assert by_tf[:, :20].mean() > 200
+    (image,) = next(iter(make_dataset([path], None, image_size=40, batch_size=1))).numpy()
+    # Displayed upright the white half is on top.
+    assert image[:20].mean() > 200 and image[20:].mean() < 50
+
+
+def test_batches_are_the_one_image_path_and_keep_the_order(generic_root):
+    paths = sorted(str(p) for p in generic_root.rglob("*") if p.is_file() and p.suffix != ".txt")
+    batches = make_dataset(paths, None, image_size=24, batch_size=5, num_parallel_calls=4)
+    images = np.concatenate([b.numpy() for b in batches])
+    expected = np.stack([read_input(p, 24) for p in paths])
+    np.testing.assert_array_equal(images, expected)
 
 
 def test_training_order_is_reshuffled_each_epoch(generic_root):

@@ -163,7 +163,6 @@ def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path):
-    pytest.importorskip("deepguard.data", reason="deepguard.data not merged yet")
     if not GENERATORS_DEV.is_dir():
         pytest.skip("shared generators-dev data absent")
     data = {

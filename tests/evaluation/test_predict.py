@@ -13,6 +13,7 @@ from evaluation_helpers import extra_config_dir, noise_image, smooth_image, writ
 from deepguard.errors import DataError
 from deepguard.evaluation import predict_files
 from deepguard.evaluation.predict import PREDICTION_COLUMNS
+from deepguard.images import decode_image, prepare_input
 from deepguard.tracking.loading import load_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,14 +53,11 @@ def test_folder_is_scanned_recursively_and_bad_files_become_error_rows(model_fil
     assert len(written) == 3 and list(written.columns) == list(PREDICTION_COLUMNS)
 
 
-def test_scores_match_the_model_on_the_same_pixels(model_file, folder):
-    import tensorflow as tf
-
+def test_scores_match_the_model_on_the_api_pixels(model_file, folder):
     loaded = load_model(model_file)
     table = predict_files(loaded, folder / "good.png")
-    image = tf.image.decode_png(tf.io.read_file(str(folder / "good.png")), channels=3)
-    pixels = tf.image.resize(image, (32, 32), antialias=True)[None]
-    expected = float(loaded.model.predict_on_batch(pixels)[0, 0])
+    rgb = decode_image((folder / "good.png").read_bytes())
+    expected = float(loaded.model.predict_on_batch(prepare_input(rgb, 32)[None])[0, 0])
     assert table["probability_fake"].iloc[0] == pytest.approx(expected, abs=1e-6)
 
 
@@ -130,9 +128,14 @@ def test_exif_rotation_is_applied_like_the_data_pipeline(model_file, tmp_path):
 @pytest.mark.parametrize(
     ("name", "save", "message"),
     [
-        ("anim.png", lambda path: _gif(path), "is a GIF image; only JPEG, PNG, WEBP, BMP"),
-        ("empty.jpg", lambda path: path.write_bytes(b""), "is not an image"),
-        ("cut.jpg", lambda path: _truncated_jpeg(path), "cannot decode"),
+        (
+            "layers.png",
+            lambda path: path.write_bytes(b"8BPS" + bytes(60)),
+            "PSD is not an accepted format",
+        ),
+        ("empty.jpg", lambda path: path.write_bytes(b""), "the image is empty"),
+        ("cut.jpg", lambda path: _truncated_jpeg(path), "truncated or damaged"),
+        ("tiny.png", lambda path: write_image(path, np.zeros((8, 8, 3), np.uint8)), "at least 16"),
     ],
 )
 def test_unusable_files_are_error_rows(model_file, tmp_path, name, save, message):
@@ -142,10 +145,14 @@ def test_unusable_files_are_error_rows(model_file, tmp_path, name, save, message
     assert np.isnan(table["probability_fake"].iloc[0])
 
 
-def _gif(path):
+def test_gif_and_tiff_are_scored_like_the_api_scores_them(model_file, tmp_path):
     from PIL import Image
 
-    Image.fromarray(smooth_image(np.random.default_rng(0))).save(path, format="GIF")
+    pixels = smooth_image(np.random.default_rng(0))
+    Image.fromarray(pixels).save(tmp_path / "still.gif")
+    Image.fromarray(pixels).save(tmp_path / "scan.tif")
+    table = predict_files(model_file, tmp_path)
+    assert (table["error"] == "").all() and table["probability_fake"].notna().all()
 
 
 def _truncated_jpeg(path):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from evaluation_helpers import high_frequency_detector, laplacian_energy, noise_image
 
-from deepguard.evaluation.inputs import image_dataset
+from deepguard.data.pipeline import make_dataset
 from deepguard.evaluation.robustness import (
     DEFAULT_PERTURBATIONS,
     PerturbationSpec,
@@ -20,7 +20,10 @@ SIZE = 32
 
 
 def energies(records, perturbation=None):
-    return laplacian_energy(SIZE, image_dataset(records["path"], SIZE, 8, perturbation))
+    return laplacian_energy(
+        SIZE,
+        make_dataset(records["path"], image_size=SIZE, batch_size=8, perturbation=perturbation),
+    )
 
 
 @pytest.fixture

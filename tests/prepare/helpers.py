@@ -26,7 +26,7 @@ def corrupt_png() -> bytes:
 BAD_FILES = {
     "real/empty.png": (b"", "empty"),
     "real/notes.jpg": (b"these are words, not pixels\n" * 10, "non-image"),
-    "real/frame.gif": (image_bytes(5, fmt="GIF"), "unsupported-format"),
+    "real/layers.png": (b"8BPS" + b"\x00" * 60, "unsupported-format"),
     "fake/truncated.jpg": (image_bytes(7, (64, 64), "JPEG")[:400], "truncated"),
     "fake/corrupt.png": (corrupt_png(), "corrupt"),
     "fake/tiny.png": (image_bytes(8, (8, 8)), "too-small"),

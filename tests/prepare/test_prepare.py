@@ -7,9 +7,6 @@ from deepguard.errors import DataError
 from deepguard.prepare import MANIFEST_COLUMNS, prepare_dataset, prepare_records
 from tests.prepare.helpers import BAD_FILES, image_bytes
 
-# prepare reuses deepguard.data's layouts, duplicate rule and split rules.
-pytest.importorskip("deepguard.data.splits", reason="needs deepguard.data")
-
 
 @pytest.fixture
 def folder(tmp_path):
@@ -107,9 +104,19 @@ def test_prepare_dataset_reads_a_manifest(folder, tmp_path):
 def test_prepare_dataset_detects_the_layout(folder, tmp_path):
     root, _ = folder
     report = prepare_dataset(root, tmp_path / "p", min_side=16, progress=False)
-    # The generic layout lists .jpg/.jpeg/.png/.webp/.bmp files: the GIF is not even seen.
-    assert report["n_images"] == 12 and report["n_quarantined"] == len(BAD_FILES) - 1 + 2
+    assert report["n_images"] == 12 and report["n_quarantined"] == len(BAD_FILES) + 2
     assert report["counts"]["generator"] == {"unknown": 12}
+
+
+def test_every_format_the_readers_share_is_prepared(tmp_path):
+    for i, (fmt, suffix) in enumerate([("GIF", ".gif"), ("TIFF", ".tif"), ("WEBP", ".webp")]):
+        for label in ("real", "fake"):
+            path = tmp_path / "raw" / label / f"{i}{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(image_bytes(i + (10 if label == "fake" else 0), fmt=fmt))
+    report = prepare_dataset(tmp_path / "raw", tmp_path / "p", min_side=16, progress=False)
+    assert report["n_quarantined"] == 0
+    assert report["formats"] == {"GIF": 2, "TIFF": 2, "WEBP": 2}
 
 
 def test_unknown_layout_lists_the_supported_ones(tmp_path):

@@ -8,8 +8,6 @@ from deepguard.prepare import prepare_dataset
 from deepguard.spectral import MeanSpectra, compute_dataset_spectra
 from tests.spectral.test_mean_spectra import CONTROLS, prominence
 
-pytest.importorskip("deepguard.data.synthetic", reason="needs deepguard.data")
-
 NYQUIST = [(0.0, 0.5), (0.5, 0.0), (0.5, 0.5)]
 
 
