@@ -12,6 +12,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from deepguard.config.faces import FaceSettings
+
 
 @dataclass
 class TrainerConfig:
@@ -60,6 +62,7 @@ class TrainConfig:
     paths: Any = MISSING
     data: Any = MISSING
     augmentation: Any = None
+    faces: Any = None
     backbone: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING
@@ -73,3 +76,4 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    store.store(group="faces", name="faces_schema", node=FaceSettings)
