@@ -1,5 +1,5 @@
-"""Explanations of a detector's decision: Grad-CAM heatmaps over its backbone's feature maps."""
+"""Explanations of a detector's decision: Grad-CAM heatmaps over the feature maps its head reads."""
 
-from deepguard.explain.gradcam import GradCAM, grad_cam, overlay_heatmap
+from deepguard.explain.gradcam import GradCAM, NotExplainableError, grad_cam, overlay_heatmap
 
-__all__ = ["GradCAM", "grad_cam", "overlay_heatmap"]
+__all__ = ["GradCAM", "NotExplainableError", "grad_cam", "overlay_heatmap"]

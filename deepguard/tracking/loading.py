@@ -56,9 +56,10 @@ def load_keras_file(path: str | Path, expected_sha256: str | None = None):
             f"model file '{path}' has sha256 {actual}, expected {expected_sha256} as recorded "
             "at registration: the file changed; re-register the model or restore the file"
         )
-    # DeepGuard's own layers (the in-model preprocessing) register themselves on import;
-    # a fresh process that never built a model must import them before deserializing.
-    import deepguard.models.preprocessing  # noqa: F401
+    # DeepGuard's own layers (the in-model preprocessing, the NPR residual ...) register
+    # themselves when deepguard.models is imported; a fresh process that never built a model
+    # must import them before deserializing.
+    import deepguard.models  # noqa: F401
 
     return keras.saving.load_model(path, safe_mode=True), actual
 
