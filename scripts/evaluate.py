@@ -7,8 +7,11 @@ python scripts/evaluate.py model=outputs/.../model.keras robustness=false split=
 import hydra
 from omegaconf import DictConfig
 
+from deepguard.cli import reports_user_errors
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from deepguard.evaluation import run_evaluation
 

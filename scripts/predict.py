@@ -6,8 +6,11 @@ python scripts/predict.py model=models:/deepguard@champion inputs=photos/ out=sc
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from deepguard.cli import reports_user_errors
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from deepguard.evaluation import predict_files
 

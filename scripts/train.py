@@ -12,8 +12,11 @@ import math
 import hydra
 from omegaconf import DictConfig
 
+from deepguard.cli import reports_user_errors
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@reports_user_errors
 def main(cfg: DictConfig) -> float:
     from deepguard.training import train
 

@@ -3,6 +3,11 @@
 One app per worker process: it loads the model once (in the background), bounds the
 predictions computed at once, and answers every error as JSON
 ``{"error": {"status", "code", "message"}, "request_id"}``.
+
+The routes live on one Blueprint, `api`; they read the worker's state (the model, the
+metrics, the settings, the prediction slots) from ``current_app.extensions["deepguard"]``,
+a `Service`, so nothing is captured in closures and each app built by `create_app` is
+independent.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from flask import Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -35,6 +41,26 @@ access_log = logging.getLogger("deepguard.serving.access")
 
 # An incoming X-Request-ID is echoed only if it is short and plain (it goes into logs).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+EXTENSION = "deepguard"
+
+api = Blueprint("deepguard_api", __name__)
+
+
+@dataclass
+class Service:
+    """What one worker's routes share, kept in ``app.extensions["deepguard"]``.
+
+    Attributes:
+        state: the model, loaded once, with its readiness.
+        metrics: the worker's Prometheus counters.
+        settings: the limits and the threshold the app was built with.
+        slots: bounds the predictions computed at once (decode and model call together).
+    """
+
+    state: ModelState
+    metrics: ServingMetrics
+    settings: ServeSettings
+    slots: threading.BoundedSemaphore
 
 
 def create_app(
@@ -57,95 +83,112 @@ def create_app(
     app = Flask("deepguard.serving", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json = _JSONInOrder(app)
-
     state = ModelState(settings.model_uri, loader, settings.threshold)
-    metrics = ServingMetrics(lambda: state.ready)
-    slots = threading.BoundedSemaphore(settings.max_concurrency)
-    app.extensions["deepguard"] = {"state": state, "metrics": metrics, "settings": settings}
-
-    _install_request_hooks(app, state, metrics)
-    _install_error_handlers(app)
-
-    @app.get("/v1/health/live")
-    def live():
-        return jsonify(status="alive", request_id=g.request_id)
-
-    @app.get("/v1/health/ready")
-    def ready():
-        if state.ready:
-            return jsonify(status="ready", model=state.describe(), request_id=g.request_id)
-        return _not_ready(state, with_status=True)
-
-    @app.get("/v1/model")
-    def model_info():
-        if not state.ready:
-            return _not_ready(state)
-        size = state.image_size
-        return jsonify(
-            **state.describe(),
-            input_size=[size, size, 3],
-            threshold=state.threshold,
-            metrics=state.test_metrics(),
-            request_id=g.request_id,
-        )
-
-    @app.get("/metrics")
-    def prometheus_metrics():
-        return Response(metrics.exposition(), mimetype=None, content_type=metrics.content_type)
-
-    @app.get("/openapi.json")
-    def openapi():
-        return jsonify(openapi_document(settings))
-
-    @app.post("/v1/predict")
-    def predict():
-        if not state.ready:
-            return _not_ready(state)
-        explain = request.args.get("explain")
-        if explain not in (None, "fft"):
-            return error_response(
-                400, "invalid_explain", f"explain={explain!r} is unknown; use explain=fft"
-            )
-        try:
-            uploads = read_uploads(request, settings.max_batch)
-        except RequestError as error:
-            return error_response(error.status, error.code, str(error))
-        # Decoding and the model call both hold a slot: they bound CPU and memory together.
-        if not slots.acquire(timeout=settings.queue_timeout_s):
-            metrics.shed.inc()
-            return error_response(
-                503,
-                "overloaded",
-                f"all {settings.max_concurrency} prediction slots stayed busy for "
-                f"{settings.queue_timeout_s:g} s; retry after {settings.retry_after_s} s",
-                headers={"Retry-After": str(settings.retry_after_s)},
-            )
-        metrics.in_flight.inc()
-        try:
-            items = _score(uploads, state, settings, explain == "fft")
-        finally:
-            metrics.in_flight.dec()
-            slots.release()
-        for item in items:
-            if "error" in item:
-                metrics.image_errors.labels(item["error"]["code"]).inc()
-            else:
-                metrics.predictions.labels(item["label"]).inc()
-        if len(items) == 1 and "error" in items[0]:
-            failure = items[0]["error"]
-            return error_response(failure["status"], failure["code"], failure["message"])
-        return jsonify(
-            predictions=items,
-            model=state.describe(),
-            threshold=state.threshold,
-            request_id=g.request_id,
-        )
-
+    app.extensions[EXTENSION] = Service(
+        state=state,
+        metrics=ServingMetrics(lambda: state.ready),
+        settings=settings,
+        slots=threading.BoundedSemaphore(settings.max_concurrency),
+    )
+    app.register_blueprint(api)
     if settings.load_in_background:
         state.start()
     else:
         state.load()
     return app
+
+
+def service() -> Service:
+    """The `Service` of the app handling the current request."""
+    return current_app.extensions[EXTENSION]
+
+
+# ------------------------------------------------------------------------- routes
+
+
+@api.get("/v1/health/live")
+def live():
+    return jsonify(status="alive", request_id=g.request_id)
+
+
+@api.get("/v1/health/ready")
+def ready():
+    state = service().state
+    if state.ready:
+        return jsonify(status="ready", model=state.describe(), request_id=g.request_id)
+    return _not_ready(state, with_status=True)
+
+
+@api.get("/v1/model")
+def model_info():
+    state = service().state
+    if not state.ready:
+        return _not_ready(state)
+    size = state.image_size
+    return jsonify(
+        **state.describe(),
+        input_size=[size, size, 3],
+        threshold=state.threshold,
+        metrics=state.test_metrics(),
+        request_id=g.request_id,
+    )
+
+
+@api.get("/metrics")
+def prometheus_metrics():
+    metrics = service().metrics
+    return Response(metrics.exposition(), mimetype=None, content_type=metrics.content_type)
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document(service().settings))
+
+
+@api.post("/v1/predict")
+def predict():
+    current = service()
+    if not current.state.ready:
+        return _not_ready(current.state)
+    explain = request.args.get("explain")
+    if explain not in (None, "fft"):
+        return error_response(
+            400, "invalid_explain", f"explain={explain!r} is unknown; use explain=fft"
+        )
+    try:
+        uploads = read_uploads(request, current.settings.max_batch)
+    except RequestError as error:
+        return error_response(error.status, error.code, str(error))
+    items = _score_in_a_slot(current, uploads, explain == "fft")
+    if items is None:
+        return _overloaded(current.settings)
+    _count_outcomes(current.metrics, items)
+    if len(items) == 1 and "error" in items[0]:
+        failure = items[0]["error"]
+        return error_response(failure["status"], failure["code"], failure["message"])
+    return jsonify(
+        predictions=items,
+        model=current.state.describe(),
+        threshold=current.state.threshold,
+        request_id=g.request_id,
+    )
+
+
+# ---------------------------------------------------------------------- scoring
+
+
+def _score_in_a_slot(current: Service, uploads: list[Upload], explain: bool) -> list[dict] | None:
+    """Score while holding a prediction slot; None when every slot stayed busy."""
+    # Decoding and the model call both hold a slot: they bound CPU and memory together.
+    if not current.slots.acquire(timeout=current.settings.queue_timeout_s):
+        current.metrics.shed.inc()
+        return None
+    current.metrics.in_flight.inc()
+    try:
+        return _score(uploads, current.state, current.settings, explain)
+    finally:
+        current.metrics.in_flight.dec()
+        current.slots.release()
 
 
 def _score(
@@ -179,6 +222,17 @@ def _score(
     return items
 
 
+def _count_outcomes(metrics: ServingMetrics, items: list[dict]) -> None:
+    for item in items:
+        if "error" in item:
+            metrics.image_errors.labels(item["error"]["code"]).inc()
+        else:
+            metrics.predictions.labels(item["label"]).inc()
+
+
+# ----------------------------------------------------------------- error answers
+
+
 class _JSONInOrder(DefaultJSONProvider):
     """JSON answers keep the order they are written in (predictions before model facts)."""
 
@@ -210,60 +264,76 @@ def _not_ready(state: ModelState, with_status: bool = False):
     return error_response(503, "model_loading", message, {"Retry-After": "2"}, extra)
 
 
-def _install_request_hooks(app: Flask, state: ModelState, metrics: ServingMetrics) -> None:
-    @app.before_request
-    def start_request():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
+def _overloaded(settings: ServeSettings):
+    return error_response(
+        503,
+        "overloaded",
+        f"all {settings.max_concurrency} prediction slots stayed busy for "
+        f"{settings.queue_timeout_s:g} s; retry after {settings.retry_after_s} s",
+        headers={"Retry-After": str(settings.retry_after_s)},
+    )
 
-    @app.after_request
-    def finish_request(response):
-        latency_s = time.perf_counter() - g.get("started", time.perf_counter())
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(latency_s)
-        access_log.info(
-            "request_id=%s method=%s path=%s status=%d latency_ms=%.1f model_version=%s",
-            g.get("request_id", "-"),
-            request.method,
-            request.path,
-            response.status_code,
-            latency_s * 1000,
-            state.describe()["version"] or state.describe()["name"] or "-",
+
+@api.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    status = error.code or 500
+    if status == 413:
+        message = (
+            f"the request body is larger than the limit of "
+            f"{current_app.config['MAX_CONTENT_LENGTH']:,} bytes; send fewer or smaller images"
         )
-        return response
+        return error_response(413, "payload_too_large", message)
+    if status == 404:
+        message = f"no endpoint at {request.path}; see /openapi.json for the endpoints"
+    elif isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(sorted(error.valid_methods or []))
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+    else:
+        message = error.description or error.name
+    code = re.sub(r"\W+", "_", error.name.lower()).strip("_")
+    headers = dict(error.get_headers()) if status == 405 else {}
+    headers.pop("Content-Type", None)
+    return error_response(status, code, message, headers)
 
 
-def _install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        status = error.code or 500
-        if status == 413:
-            message = (
-                f"the request body is larger than the limit of "
-                f"{app.config['MAX_CONTENT_LENGTH']:,} bytes; send fewer or smaller images"
-            )
-            return error_response(413, "payload_too_large", message)
-        if status == 404:
-            message = f"no endpoint at {request.path}; see /openapi.json for the endpoints"
-        elif isinstance(error, MethodNotAllowed):
-            allowed = ", ".join(sorted(error.valid_methods or []))
-            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
-        else:
-            message = error.description or error.name
-        code = re.sub(r"\W+", "_", error.name.lower()).strip("_")
-        headers = dict(error.get_headers()) if status == 405 else {}
-        headers.pop("Content-Type", None)
-        return error_response(status, code, message, headers)
+@api.app_errorhandler(Exception)
+def internal_error(error: Exception):
+    # The API's one failure funnel: log the traceback, answer JSON without it.
+    log.exception("unhandled error, request_id=%s", g.get("request_id", "-"))
+    return error_response(
+        500,
+        "internal_error",
+        f"an internal error occurred; quote request id {g.get('request_id', '-')} "
+        "when reporting it",
+    )
 
-    @app.errorhandler(Exception)
-    def internal_error(error: Exception):
-        log.exception("unhandled error, request_id=%s", g.get("request_id", "-"))
-        return error_response(
-            500,
-            "internal_error",
-            f"an internal error occurred; quote request id {g.get('request_id', '-')} "
-            "when reporting it",
-        )
+
+# ------------------------------------------------------------ request lifecycle
+
+
+@api.before_app_request
+def start_request():
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+@api.after_app_request
+def finish_request(response):
+    current = service()
+    latency_s = time.perf_counter() - g.get("started", time.perf_counter())
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    current.metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+    current.metrics.latency.labels(endpoint).observe(latency_s)
+    model = current.state.describe()
+    access_log.info(
+        "request_id=%s method=%s path=%s status=%d latency_ms=%.1f model_version=%s",
+        g.get("request_id", "-"),
+        request.method,
+        request.path,
+        response.status_code,
+        latency_s * 1000,
+        model["version"] or model["name"] or "-",
+    )
+    return response

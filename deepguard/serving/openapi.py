@@ -108,8 +108,6 @@ _SCHEMAS: dict[str, Any] = {
 
 def openapi_document(settings: ServeSettings) -> dict[str, Any]:
     """The OpenAPI 3.0 description of every endpoint `create_app` serves."""
-    limits = settings.limits
-    images = {"type": "array", "items": {"type": "string", "format": "binary"}}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -117,102 +115,97 @@ def openapi_document(settings: ServeSettings) -> dict[str, Any]:
             "version": "1",
             "description": "Probability that a face image is AI-generated.",
         },
-        "paths": {
-            "/v1/predict": {
-                "post": {
-                    "summary": "Score one or several images",
-                    "description": (
-                        f"Up to {settings.max_batch} images, {limits.max_bytes} bytes and "
-                        f"{limits.max_pixels} pixels each, formats "
-                        f"{', '.join(limits.allowed_formats)}. "
-                        "A request with one image answers that image's error status; a batch "
-                        "answers 200 with an `error` in each refused item."
-                    ),
-                    "parameters": [
-                        {
-                            "name": "explain",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string", "enum": ["fft"]},
-                            "description": "add the spectrum views of each image as PNG",
-                        },
-                        {
-                            "name": "X-Request-ID",
-                            "in": "header",
-                            "required": False,
-                            "schema": {"type": "string"},
-                        },
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {"type": "object", "properties": {"file": images}}
-                            },
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["images"],
-                                    "properties": {
-                                        "images": {
-                                            "type": "array",
-                                            "items": {"type": "string", "format": "byte"},
-                                        }
-                                    },
-                                }
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": _json(_ref("PredictResponse"), "Scores (and per-item errors)"),
-                        **{str(code): _ERROR for code in (400, 413, 415, 422, 500)},
-                        "503": _json(
-                            _ref("ErrorResponse"),
-                            "Model not ready, or overloaded (see Retry-After)",
-                        ),
-                    },
-                }
-            },
-            "/v1/health/live": {
-                "get": {
-                    "summary": "Liveness: the process answers",
-                    "responses": {"200": _json(_ref("Health"), "Alive")},
-                }
-            },
-            "/v1/health/ready": {
-                "get": {
-                    "summary": "Readiness: the model is loaded",
-                    "responses": {
-                        "200": _json(_ref("Health"), "Ready"),
-                        "503": _json(_ref("Health"), "Loading, or failed with the reason"),
-                    },
-                }
-            },
-            "/v1/model": {
-                "get": {
-                    "summary": "The loaded model and its recorded test metrics",
-                    "responses": {"200": _json(_ref("ModelInfo"), "Model"), "503": _ERROR},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics of this worker",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {
-                        "200": _json({"type": "object"}, "OpenAPI 3 document"),
-                    },
-                }
-            },
-        },
+        "paths": {"/v1/predict": {"post": _predict_operation(settings)}, **_READ_ONLY_PATHS},
         "components": {"schemas": _SCHEMAS},
     }
+
+
+def _predict_operation(settings: ServeSettings) -> dict[str, Any]:
+    """``POST /v1/predict``: its limits come from the worker's settings."""
+    limits = settings.limits
+    return {
+        "summary": "Score one or several images",
+        "description": (
+            f"Up to {settings.max_batch} images, {limits.max_bytes} bytes and "
+            f"{limits.max_pixels} pixels each, formats {', '.join(limits.allowed_formats)}. "
+            "A request with one image answers that image's error status; a batch "
+            "answers 200 with an `error` in each refused item."
+        ),
+        "parameters": _PREDICT_PARAMETERS,
+        "requestBody": _PREDICT_BODY,
+        "responses": {
+            "200": _json(_ref("PredictResponse"), "Scores (and per-item errors)"),
+            **{str(code): _ERROR for code in (400, 413, 415, 422, 500)},
+            "503": _json(_ref("ErrorResponse"), "Model not ready, or overloaded (see Retry-After)"),
+        },
+    }
+
+
+_PREDICT_PARAMETERS = [
+    {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["fft"]},
+        "description": "add the spectrum views of each image as PNG",
+    },
+    {"name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+
+_PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["images"],
+                "properties": {
+                    "images": {"type": "array", "items": {"type": "string", "format": "byte"}}
+                },
+            }
+        },
+    },
+}
+
+
+def _get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "responses": responses}}
+
+
+# The endpoints that only read: health, model facts, metrics and this document.
+_READ_ONLY_PATHS: dict[str, Any] = {
+    "/v1/health/live": _get(
+        "Liveness: the process answers", {"200": _json(_ref("Health"), "Alive")}
+    ),
+    "/v1/health/ready": _get(
+        "Readiness: the model is loaded",
+        {
+            "200": _json(_ref("Health"), "Ready"),
+            "503": _json(_ref("Health"), "Loading, or failed with the reason"),
+        },
+    ),
+    "/v1/model": _get(
+        "The loaded model and its recorded test metrics",
+        {"200": _json(_ref("ModelInfo"), "Model"), "503": _ERROR},
+    ),
+    "/metrics": _get(
+        "Prometheus metrics of this worker",
+        {
+            "200": {
+                "description": "Prometheus text exposition",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    ),
+    "/openapi.json": _get(
+        "This document", {"200": _json({"type": "object"}, "OpenAPI 3 document")}
+    ),
+}

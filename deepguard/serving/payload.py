@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from flask import Request
@@ -86,7 +88,7 @@ def read_uploads(request: Request, max_batch: int) -> list[Upload]:
 
 
 def _json_uploads(request: Request) -> list[Upload]:
-    body = request.get_json(silent=True)
+    body = _parse_json(request.get_data(cache=False))
     images = body.get("images") if isinstance(body, dict) else None
     if not isinstance(images, list) or not all(isinstance(item, str) for item in images):
         raise RequestError(
@@ -96,6 +98,21 @@ def _json_uploads(request: Request) -> list[Upload]:
             code="invalid_json",
         )
     return [_base64_upload(index, text) for index, text in enumerate(images)]
+
+
+def _parse_json(data: bytes) -> Any:
+    """The decoded JSON body; any body that is not JSON is the client's error (400).
+
+    Python's JSON decoder recurses once per nesting level, so a deeply nested body raises
+    RecursionError rather than ValueError: both mean the body is unusable.
+    """
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else "not valid JSON"
+        raise RequestError(
+            f"the JSON body is {reason}; {_HOW_TO_SEND}", status=400, code="invalid_json"
+        ) from None
 
 
 def _base64_upload(index: int, text: str) -> Upload:

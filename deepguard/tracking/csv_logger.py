@@ -1,4 +1,9 @@
-"""`CSVLogger`: a run recorded as plain files in one folder (``logger=csv``), no MLflow."""
+"""`CSVLogger`: a run recorded as plain files in one folder (``logger=csv``), no MLflow.
+
+The run's own record (name, status, tags, datasets, model) is ``run_record.json``; the
+``run.json`` beside it belongs to the training entry point (which run this folder holds), so
+each file has one writer and says one thing.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,17 @@ from typing import Any
 from deepguard.tracking.loading import file_sha256
 from deepguard.tracking.logger import Logger
 from deepguard.tracking.mlflow_logger import flatten_config
-from deepguard.tracking.run_status import FINISHED
+from deepguard.tracking.run_status import FINISHED, KILLED, process_is_gone, process_tags
+
+RECORD_FILE = "run_record.json"
 
 
 class CSVLogger(Logger):
-    """Writes ``metrics.csv`` (step, name, value), ``params.json``, ``run.json`` and artifacts.
+    """Writes ``metrics.csv`` (step, name, value), ``params.json``, ``run_record.json`` and
+    artifacts.
+
+    A record left RUNNING in a sibling folder by a process that is gone (``kill -9``) is closed
+    as KILLED when the next run starts.
 
     Args:
         save_dir: folder of the run (usually the Hydra output directory).
@@ -42,18 +53,20 @@ class CSVLogger(Logger):
         parent_run_id: str | None = None,
     ) -> None:
         self.save_dir.mkdir(parents=True, exist_ok=True)
+        close_stale_records(self.save_dir.parent)
         self.run_id = run_id or run_name
         self._run = {
+            "run_id": self.run_id,
             "run_name": run_name,
             "status": "RUNNING",
-            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+            "tags": {str(k): str(v) for k, v in (tags or {}).items()} | process_tags(),
             "parent_run_id": parent_run_id,
         }
         self._write_run()
         self.log_params(flatten_config(config))
 
     def _write_run(self) -> None:
-        (self.save_dir / "run.json").write_text(json.dumps(self._run, indent=2))
+        (self.save_dir / RECORD_FILE).write_text(json.dumps(self._run, indent=2))
 
     def log_params(self, params: dict[str, Any]) -> None:
         path = self.save_dir / "params.json"
@@ -105,3 +118,18 @@ class CSVLogger(Logger):
             return
         self._run["status"] = status
         self._write_run()
+
+
+def close_stale_records(runs_dir: Path) -> list[Path]:
+    """Mark KILLED the RUNNING records in `runs_dir`'s sub-folders whose process is gone."""
+    closed = []
+    for path in sorted(runs_dir.glob(f"*/{RECORD_FILE}")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a record being written right now, or not ours
+        if record.get("status") == "RUNNING" and process_is_gone(record.get("tags", {})):
+            record["status"] = KILLED
+            path.write_text(json.dumps(record, indent=2))
+            closed.append(path)
+    return closed

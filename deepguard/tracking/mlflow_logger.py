@@ -20,7 +20,7 @@ from typing import Any
 
 from deepguard.tracking.loading import file_sha256
 from deepguard.tracking.logger import Logger
-from deepguard.tracking.run_status import FINISHED
+from deepguard.tracking.run_status import FINISHED, close_stale_runs, process_tags
 from deepguard.tracking.store import (
     default_root_dir,
     ensure_experiment,
@@ -135,7 +135,10 @@ class MLflowLogger(Logger):
         parent_run_id: str | None = None,
     ) -> None:
         self.experiment_id = ensure_experiment(self.experiment_name, self.tracking_uri)
+        # A run whose process died (kill -9, power loss) is closed now, by the next start.
+        close_stale_runs(self.client, self.experiment_id, keep=run_id)
         all_tags = {**self.tags, **{str(k): str(v) for k, v in (tags or {}).items()}}
+        all_tags |= process_tags()
         if parent_run_id:
             all_tags[PARENT_RUN_TAG] = parent_run_id
             parent_tags = self.client.get_run(parent_run_id).data.tags

@@ -9,8 +9,11 @@ Rules:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from deepguard.errors import ConfigError, ModelIntegrityError
@@ -20,6 +23,7 @@ from deepguard.tracking.mlflow_logger import (
     MODEL_SHA256_TAG,
     SWEEP_ID_TAG,
 )
+from deepguard.tracking.selection import require_direction, require_validation_metric
 from deepguard.tracking.store import make_client, resolve_tracking_uri
 
 log = logging.getLogger(__name__)
@@ -96,9 +100,44 @@ def register_model(
         >>> register_model(run_id, name="deepguard", metric="roc_auc")["aliases_moved"]
         ['challenger', 'champion']
     """
+    client = make_client(resolve_tracking_uri(tracking_uri))
+    run = _registrable_run(client, run_id)
+    key = metric_key(metric)
+    candidate_value = run.data.metrics.get(key)
+    if candidate_value is None and not force:
+        raise ConfigError(
+            f"run '{run_id}' has no metric '{key}' to compare on; available: "
+            f"{', '.join(sorted(run.data.metrics)) or 'none'}; "
+            "pick metric=<one of them> or force=true"
+        )
+    eval_digest = eval_digest or _eval_digest(run)
+    champion = _champion_of(client, name)
+    source = f"{run.info.artifact_uri}/{MODEL_ARTIFACT_DIR}"
+    tags = _version_tags(run, eval_digest)
+    version = client.create_model_version(name, source=source, run_id=run_id, tags=tags).version
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    moved = [CHALLENGER]
+    promote, reason = _should_promote(
+        champion, candidate_value, eval_digest, key, higher_is_better, force
+    )
+    if promote:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        moved.append(CHAMPION)
+    log.info("registered %s version %s: %s", name, version, reason)
+    return {
+        "name": name,
+        "version": str(version),
+        "run_id": run_id,
+        "aliases_moved": moved,
+        "champion_version": str(version if promote else champion.version),
+        "reason": reason,
+    }
+
+
+def _registrable_run(client: Any, run_id: str) -> Any:
+    """The run, if it exists and logged a DeepGuard model; a `DeepGuardError` otherwise."""
     from mlflow.exceptions import MlflowException
 
-    client = make_client(resolve_tracking_uri(tracking_uri))
     try:
         run = client.get_run(run_id)
     except MlflowException as error:
@@ -111,45 +150,19 @@ def register_model(
             f"run '{run_id}' has no '{MODEL_SHA256_TAG}' tag: it logged no model with "
             "DeepGuard's logger (logger.log_model=false?); train with logger=mlflow first"
         )
-    key = metric_key(metric)
-    candidate_value = run.data.metrics.get(key)
-    if candidate_value is None and not force:
-        raise ConfigError(
-            f"run '{run_id}' has no metric '{key}' to compare on; available: "
-            f"{', '.join(sorted(run.data.metrics)) or 'none'}; "
-            "pick metric=<one of them> or force=true"
-        )
-    eval_digest = eval_digest or _eval_digest(run)
+    return run
+
+
+def _champion_of(client: Any, name: str) -> Any:
+    """The current champion version of `name` (None if none), creating the model if new."""
+    from mlflow.exceptions import MlflowException
 
     try:
         client.create_registered_model(name)
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    champion = _alias_version(client, name, CHAMPION)
-
-    source = f"{run.info.artifact_uri}/{MODEL_ARTIFACT_DIR}"
-    tags = _version_tags(run, eval_digest)
-    version = client.create_model_version(name, source=source, run_id=run_id, tags=tags).version
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    moved = [CHALLENGER]
-
-    promote, reason = _should_promote(
-        champion, candidate_value, eval_digest, key, higher_is_better, force
-    )
-    if promote:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        moved.append(CHAMPION)
-    champion_version = version if promote else champion.version
-    log.info("registered %s version %s: %s", name, version, reason)
-    return {
-        "name": name,
-        "version": str(version),
-        "run_id": run_id,
-        "aliases_moved": moved,
-        "champion_version": str(champion_version),
-        "reason": reason,
-    }
+    return _alias_version(client, name, CHAMPION)
 
 
 def _alias_version(client: Any, name: str, alias: str) -> Any:
@@ -192,24 +205,84 @@ def _should_promote(
 
 def best_run_of_sweep(
     sweep_id: str,
-    metric: str = "roc_auc",
+    metric: str = "val_auc",
     higher_is_better: bool = True,
     tracking_uri: str | None = None,
 ) -> str:
-    """The id of the FINISHED run of sweep `sweep_id` with the best `metric` (with a model)."""
+    """The id of the FINISHED run of sweep `sweep_id` with the best validation `metric`.
+
+    Only runs that logged a model count. A ``test_`` metric is refused: picking the best job
+    by its test score would make the test numbers of the registered model optimistic.
+    """
+    require_validation_metric(metric, "select_metric")
     client = make_client(resolve_tracking_uri(tracking_uri))
-    key = metric_key(metric)
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     order = "DESC" if higher_is_better else "ASC"
     runs = client.search_runs(
         experiment_ids,
         filter_string=f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and attributes.status = 'FINISHED'",
-        order_by=[f"metrics.`{key}` {order}"],
+        order_by=[f"metrics.`{metric}` {order}"],
     )
-    candidates = [r for r in runs if key in r.data.metrics and MODEL_SHA256_TAG in r.data.tags]
+    candidates = [r for r in runs if metric in r.data.metrics and MODEL_SHA256_TAG in r.data.tags]
     if not candidates:
         raise ConfigError(
-            f"sweep '{sweep_id}' has no FINISHED run with metric '{key}' and a logged model "
-            f"({len(runs)} finished runs found); check the sweep id (tag {SWEEP_ID_TAG}) and metric"
+            f"sweep '{sweep_id}' has no FINISHED run with metric '{metric}' and a logged model "
+            f"({len(runs)} finished runs found); check the sweep id (tag {SWEEP_ID_TAG}) and "
+            "select_metric"
         )
     return candidates[0].info.run_id
+
+
+def read_run_file(path: str | Path) -> str:
+    """The run id in a training run's ``run.json`` (written next to its model.keras)."""
+    run_file = Path(path)
+    if not run_file.is_file():
+        raise ConfigError(
+            f"run_file '{run_file}' does not exist; train with logger=mlflow first, which "
+            "writes run.json into the run's output folder"
+        )
+    return json.loads(run_file.read_text())["run_id"]
+
+
+def register_from_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What `scripts/register.py` does with a composed ``conf/register.yaml``.
+
+    Exactly one of ``run_id``, ``run_file`` or ``sweep`` names the run; a sweep's best job is
+    chosen on ``select_metric`` (a validation metric). Writes the outcome to ``out`` if set.
+
+    Returns:
+        `register_model`'s summary.
+    """
+    given = {key: cfg.get(key) for key in ("run_id", "sweep", "run_file")}
+    if sum(bool(value) for value in given.values()) != 1:
+        raise ConfigError(
+            "give exactly one of run_id=<MLflow run id>, sweep=<sweep id> or "
+            "run_file=<run.json of a training run>; got "
+            + " ".join(f"{key}={value}" for key, value in given.items())
+        )
+    tracking_uri = resolve_tracking_uri(cfg.get("tracking_uri"), cfg.get("root_dir") or ".")
+    if cfg.get("run_file"):
+        run_id = read_run_file(cfg["run_file"])
+    elif cfg.get("sweep"):
+        direction = require_direction(cfg.get("select_direction", "maximize"), "select_direction")
+        run_id = best_run_of_sweep(
+            str(cfg["sweep"]),
+            cfg.get("select_metric", "val_auc"),
+            direction == "maximize",
+            tracking_uri,
+        )
+    else:
+        run_id = str(cfg["run_id"])
+    outcome = register_model(
+        run_id,
+        name=cfg.get("name", "deepguard"),
+        metric=cfg.get("metric", "roc_auc"),
+        higher_is_better=cfg.get("higher_is_better", True),
+        eval_digest=cfg.get("eval_digest"),
+        force=bool(cfg.get("force", False)),
+        tracking_uri=tracking_uri,
+    )
+    if cfg.get("out"):
+        Path(cfg["out"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg["out"]).write_text(json.dumps(outcome, indent=2) + "\n")
+    return outcome

@@ -9,6 +9,9 @@ file through `job_tags_from_hydra`, whose tags make the job's run a child of the
 child runs, prints a table sorted by the optimized metric (failed jobs included), logs it on the
 parent run as ``comparison.csv`` and ``comparison.md`` and ends the parent run.
 
+The table is sorted by a validation metric only (`deepguard.tracking.selection`): the test
+metrics stand beside it for reading, never for choosing.
+
 If the sweep stops with an error (Hydra's basic sweeper raises after a batch in which a job
 failed, once every job of the batch has run), the table is still written and the parent run
 ends FAILED when the process exits.
@@ -28,6 +31,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from deepguard.tracking.mlflow_logger import PARENT_RUN_TAG, SWEEP_ID_TAG
+from deepguard.tracking.run_status import close_stale_runs, process_tags
+from deepguard.tracking.selection import (
+    TEST_PREFIX,
+    VALIDATION_PREFIX,
+    require_direction,
+    require_validation_metric,
+)
 from deepguard.tracking.store import (
     default_root_dir,
     ensure_experiment,
@@ -87,7 +97,8 @@ class MLflowSweepCallback(Callback):
         tracking_uri: the store (None: ``MLFLOW_TRACKING_URI`` or the default store).
         experiment_name: experiment of the parent and child runs.
         root_dir: project root of the default store (None: where the command started).
-        metric: the optimized metric the table is sorted by (a run metric name).
+        metric: the optimized metric the table is sorted by: a validation metric
+            (``val_auc``); a ``test_`` metric is refused before any job starts.
         direction: ``maximize`` or ``minimize``.
         logger_target: the ``_target_`` of the configured logger; the callback does nothing
             unless it is an `MLflowLogger` (``logger=csv`` or ``none`` sweeps are not tracked).
@@ -98,12 +109,13 @@ class MLflowSweepCallback(Callback):
         tracking_uri: str | None = None,
         experiment_name: str = "deepguard",
         root_dir: str | None = None,
-        metric: str = "test_roc_auc",
+        metric: str = "val_auc",
         direction: str = "maximize",
         logger_target: str | None = "deepguard.tracking.mlflow_logger.MLflowLogger",
     ):
-        if direction not in ("maximize", "minimize"):
-            raise ValueError(f"direction must be 'maximize' or 'minimize', got '{direction}'")
+        # Checked whatever the logger: a sweep must not tune on the test split, tracked or not.
+        require_validation_metric(metric)
+        require_direction(direction, "the sweep's direction")
         self.tracking_uri = resolve_tracking_uri(tracking_uri, root_dir or default_root_dir())
         self.experiment_name = experiment_name
         self.metric = metric
@@ -118,10 +130,17 @@ class MLflowSweepCallback(Callback):
         experiment_id = ensure_experiment(self.experiment_name, self.tracking_uri)
         sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         overrides = " ".join(str(o) for o in config.hydra.overrides.task)
-        run = make_client(self.tracking_uri).create_run(
+        client = make_client(self.tracking_uri)
+        close_stale_runs(client, experiment_id)  # e.g. the parent of a sweep killed with -9
+        run = client.create_run(
             experiment_id,
             run_name=f"sweep-{sweep_id}",
-            tags={SWEEP_ID_TAG: sweep_id, OVERRIDES_TAG: overrides, "deepguard.role": "sweep"},
+            tags={
+                SWEEP_ID_TAG: sweep_id,
+                OVERRIDES_TAG: overrides,
+                "deepguard.role": "sweep",
+                **process_tags(),
+            },
         )
         self.parent_run_id = run.info.run_id
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -147,7 +166,10 @@ class MLflowSweepCallback(Callback):
         client = make_client(self.tracking_uri)
         table = comparison_table(client, parent_run_id, self.metric, self.direction)
         markdown = to_markdown(table)
-        print(f"\nSweep comparison (sorted by {self.metric}, {self.direction}):\n{markdown}\n")
+        print(
+            f"\nSweep comparison (sorted by {self.metric}, {self.direction}; test metrics are "
+            f"shown, not used to choose):\n{markdown}\n"
+        )
         client.log_text(parent_run_id, table.to_csv(index=False), "comparison.csv")
         client.log_text(parent_run_id, markdown + "\n", "comparison.md")
         if self.sweep_dir is not None:
@@ -163,13 +185,16 @@ class MLflowSweepCallback(Callback):
             client.log_metric(parent_run_id, f"best_{self.metric}", float(best[self.metric]))
         for key, value in tags.items():
             client.set_tag(parent_run_id, key, value)
+        if status != "FINISHED" and (table["status"] == "KILLED").any():
+            status = "KILLED"  # a job was stopped (SIGTERM, Ctrl-C), which stopped the sweep
         client.set_terminated(parent_run_id, status=status)
 
 
 def comparison_table(client: Any, parent_run_id: str, metric: str, direction: str = "maximize"):
     """One row per child run of `parent_run_id`: job, status, overrides, metrics, run id.
 
-    Sorted by `metric` (best first), runs without it (failed jobs) last.
+    Sorted by `metric` (a validation metric, best first), runs without it (failed jobs) last;
+    the other validation metrics follow it, then the test metrics, reported beside them.
     """
     import pandas as pd
 
@@ -186,9 +211,10 @@ def comparison_table(client: Any, parent_run_id: str, metric: str, direction: st
             "overrides": tags.get(OVERRIDES_TAG, ""),
             metric: metrics.get(metric, math.nan),
         }
-        row.update(
-            {k: v for k, v in sorted(metrics.items()) if k.startswith("test_") and k != metric}
-        )
+        for prefix in (VALIDATION_PREFIX, TEST_PREFIX):
+            row.update(
+                {k: v for k, v in sorted(metrics.items()) if k.startswith(prefix) and k != metric}
+            )
         row["run_id"] = run.info.run_id
         rows.append(row)
     columns = ["job", "status", "overrides", metric, "run_id"]

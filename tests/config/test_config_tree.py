@@ -5,12 +5,22 @@ Registry-driven: a new file in conf/<group>/ is tested the day it is added.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
 import pytest
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
+from deepguard.errors import ConfigError
+from deepguard.tracking.csv_logger import RECORD_FILE, CSVLogger
+from deepguard.tracking.logger import Logger
+from deepguard.tracking.mlflow_logger import MLflowLogger
+from deepguard.tracking.run_status import tracked_run
+from deepguard.tracking.store import make_client
+from deepguard.training import train
 from deepguard.training.train import build_callbacks, build_logger, build_trainer
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -46,10 +56,21 @@ def test_every_callback_set_builds(compose_train, choice):
 
 
 @pytest.mark.parametrize("choice", choices("logger"))
-def test_every_logger_builds(compose_train, choice):
+def test_every_logger_builds_and_records_a_run(compose_train, choice, tmp_path):
     cfg = compose_train(f"logger={choice}")
     logger = build_logger(cfg)
-    assert callable(logger.finish)
+    assert isinstance(logger, Logger)
+    assert type(logger).__name__ == cfg.logger["_target_"].rsplit(".", 1)[1]
+    with tracked_run(logger, run_name="t", config={"a": 1}, tags={}):
+        logger.log_metrics({"val_auc": 0.5}, step=0)
+    if isinstance(logger, MLflowLogger):
+        run = make_client(logger.tracking_uri).get_run(logger.run_id)
+        assert run.info.status == "FINISHED" and run.data.metrics["val_auc"] == 0.5
+    elif isinstance(logger, CSVLogger):
+        assert "0,val_auc,0.5" in (logger.save_dir / "metrics.csv").read_text()
+        assert json.loads((logger.save_dir / RECORD_FILE).read_text())["status"] == "FINISHED"
+    else:
+        assert logger.run_id is None and not list(tmp_path.rglob("mlflow.db"))
 
 
 @pytest.mark.parametrize("choice", choices("trainer"))
@@ -87,16 +108,28 @@ def test_every_debug_preset_switches_logging_off(compose_train, choice):
 
 
 @pytest.mark.parametrize("choice", choices("hparams_search"))
-def test_every_search_space_composes(compose_train, choice):
+def test_every_search_space_selects_on_validation_over_real_keys(compose_train, choice):
     cfg = compose_train(f"hparams_search={choice}")
-    assert cfg.optimized_metric
+    assert cfg.optimized_metric.startswith("val_")
+    space = OmegaConf.load(CONF / "hparams_search" / f"{choice}.yaml").hydra.sweeper.params
+    for key in space:
+        # a config value, or a config group (a folder of conf/) the search picks from
+        assert OmegaConf.select(cfg, key) is not None or (CONF / key).is_dir(), key
+
+
+def test_selecting_on_a_test_metric_fails_before_any_work(compose_train, tmp_path):
+    cfg = compose_train("optimized_metric=test_roc_auc")
+    with pytest.raises(ConfigError, match="optimistic"):
+        train(cfg)
+    assert not (tmp_path / "mlruns").exists()  # no run was opened, no data generated
+    assert not (tmp_path / "data").exists()
 
 
 def test_misspelt_key_fails_before_any_work(compose_train):
-    with pytest.raises(Exception, match="max_epoch"):
+    with pytest.raises(ConfigCompositionException, match="max_epoch"):
         compose_train("trainer.max_epoch=3")
 
 
 def test_wrong_type_fails_before_any_work(compose_train):
-    with pytest.raises(Exception, match="max_epochs"):
+    with pytest.raises(ConfigCompositionException, match="max_epochs"):
         compose_train("trainer.max_epochs=five")

@@ -25,3 +25,29 @@ class KillAtEpochBegin(keras.callbacks.Callback):
             with open(self.marker, "w") as handle:
                 handle.write(str(epoch))
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SignalAtEpochBegin(keras.callbacks.Callback):
+    """Sends `signal_name` (``SIGTERM``, ``SIGINT`` for Ctrl-C) to its own process when epoch
+    `epoch` (0-based) begins: the run must end KILLED."""
+
+    def __init__(self, signal_name: str, epoch: int = 0):
+        super().__init__()
+        self.signal = signal.Signals[signal_name]
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            os.kill(os.getpid(), self.signal)
+
+
+class FailAtEpochBegin(keras.callbacks.Callback):
+    """Raises ValueError when epoch `epoch` (0-based) begins: the run must end FAILED."""
+
+    def __init__(self, epoch: int = 0):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise ValueError(f"made to fail at epoch {epoch}")

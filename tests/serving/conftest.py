@@ -1,9 +1,7 @@
 import importlib.util
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 # The bad-input generator lives beside the images tests; both suites use the same cases.
@@ -70,33 +68,3 @@ def make_app(model_path, cached_loader):
 @pytest.fixture
 def client(make_app):
     return make_app().test_client()
-
-
-def _standin_log_magnitude_spectrum(images):
-    gray = np.asarray(images, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(gray), axes=(-2, -1)))).astype(np.float32)
-
-
-def _standin_azimuthal_profile(images):
-    spectrum = _standin_log_magnitude_spectrum(images)
-    height, width = spectrum.shape[1:]
-    y, x = np.indices((height, width))
-    radius = np.hypot(y - height // 2, x - width // 2).astype(int).ravel()
-    counts = np.bincount(radius)
-    return np.stack([np.bincount(radius, s.ravel()) / counts for s in spectrum]).astype(np.float32)
-
-
-@pytest.fixture
-def spectral(monkeypatch):
-    """`deepguard.spectral` if it is there; until it lands, a stand-in for this test only."""
-    try:
-        import deepguard.spectral as module
-    except ImportError:
-        import deepguard
-
-        module = types.ModuleType("deepguard.spectral")
-        module.log_magnitude_spectrum = _standin_log_magnitude_spectrum
-        module.azimuthal_profile = _standin_azimuthal_profile
-        monkeypatch.setitem(sys.modules, "deepguard.spectral", module)
-        monkeypatch.setattr(deepguard, "spectral", module, raising=False)
-    return module

@@ -9,6 +9,7 @@ from bad_inputs import bad_inputs, encode, face_like_image, noise_image
 from PIL import Image
 
 from deepguard.images import decode_image, to_model_input
+from deepguard.spectral import azimuthal_profile
 from deepguard.tracking.loading import LoadedModel, file_sha256, load_model
 
 BAD_INPUTS = bad_inputs()
@@ -138,7 +139,7 @@ def test_unknown_path_and_method_answer_json(client):
 
 def test_unexpected_failure_answers_500_without_traceback(make_app, caplog):
     app = make_app()
-    state = app.extensions["deepguard"]["state"]
+    state = app.extensions["deepguard"].state
 
     def broken(batch):
         raise RuntimeError("simulated kernel failure")
@@ -156,7 +157,7 @@ def test_unexpected_failure_answers_500_without_traceback(make_app, caplog):
     assert "simulated kernel failure" in caplog.text
 
 
-def test_explain_fft_adds_spectrum_pngs(client, spectral):
+def test_explain_fft_adds_spectrum_pngs(client):
     data = encode(face_like_image(300, 200), "JPEG")
     response = client.post("/v1/predict?explain=fft", data=multipart(("face.jpg", data)))
     assert response.status_code == 200
@@ -166,7 +167,7 @@ def test_explain_fft_adds_spectrum_pngs(client, spectral):
     assert spectrum.format == "PNG" and spectrum.size == (200, 200)
     profile = Image.open(io.BytesIO(base64.b64decode(explain["profile_png"])))
     assert profile.format == "PNG" and profile.size[0] > 100
-    expected = spectral.azimuthal_profile(decode_image(data)[:, 50:250][None].astype(np.float32))[0]
+    expected = azimuthal_profile(decode_image(data)[:, 50:250][None].astype(np.float32))[0]
     assert explain["profile"] == pytest.approx(expected.tolist(), abs=1e-4)
     assert_error_shape(
         client.post("/v1/predict?explain=gradcam", data=multipart(("f.jpg", data))), 400
@@ -188,7 +189,7 @@ def test_health_before_and_after_loading(make_app, model_path):
     assert not_ready.get_json()["status"] == "loading"
     assert_error_shape(client.post("/v1/predict", json={"images": ["x"]}), 503, "model_loading")
     release.set()
-    assert app.extensions["deepguard"]["state"].wait(60)
+    assert app.extensions["deepguard"].state.wait(60)
     ready = client.get("/v1/health/ready")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
     assert ready.get_json()["model"]["sha256"] == file_sha256(model_path)
@@ -205,7 +206,7 @@ def test_corrupted_model_file_keeps_server_unready_with_reason(
     )
     with caplog.at_level(logging.ERROR, logger="deepguard.serving"):
         app = make_app(model_uri=broken, loader=load_model, load_in_background=True)
-        assert app.extensions["deepguard"]["state"].wait(60)
+        assert app.extensions["deepguard"].state.wait(60)
     client = app.test_client()
     assert client.get("/v1/health/live").status_code == 200
     response = client.get("/v1/health/ready")
@@ -274,7 +275,7 @@ def test_request_id_is_honoured_or_generated(client):
 
 def test_overload_sheds_with_503_and_retry_after(make_app):
     app = make_app(max_concurrency=1, queue_timeout_s=0.05, retry_after_s=3)
-    state = app.extensions["deepguard"]["state"]
+    state = app.extensions["deepguard"].state
     entered, release = threading.Event(), threading.Event()
     real_predict = state.predict
 

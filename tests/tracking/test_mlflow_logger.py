@@ -76,11 +76,9 @@ def test_sigterm_ends_run_killed(tracking_uri, tmp_path):
             f"""
             import time
             from deepguard.tracking.mlflow_logger import MLflowLogger
-            from deepguard.tracking.run_status import ended_run_guard, install_sigterm_handler
-            install_sigterm_handler()
+            from deepguard.tracking.run_status import tracked_run
             logger = MLflowLogger(tracking_uri={tracking_uri!r})
-            with ended_run_guard(logger):
-                logger.start("long", {{}}, tags={{}})
+            with tracked_run(logger, run_name="long", config={{}}, tags={{}}):
                 print(logger.run_id, flush=True)
                 time.sleep(120)
             """
@@ -227,7 +225,8 @@ def test_csv_logger_writes_files(tmp_path):
     assert (
         json.loads((tmp_path / "run" / "params.json").read_text())["backbone.name"] == "small_cnn"
     )
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "FAILED"
+    assert json.loads((tmp_path / "run" / "run_record.json").read_text())["status"] == "FAILED"
+    assert not (tmp_path / "run" / "run.json").exists()  # the entry point's file, not the logger's
 
 
 def test_explicit_parent_run_links_child_and_copies_sweep_id(tracking_uri):

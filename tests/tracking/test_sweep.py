@@ -20,21 +20,26 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from deepguard.tracking.run_status import ended_run_guard, install_sigterm_handler
+import os
+import signal
+
+from deepguard.tracking.run_status import tracked_run
 from deepguard.tracking.sweep import job_tags_from_hydra
 
 
 @hydra.main(config_path="conf", config_name="app", version_base="1.3")
 def main(cfg):
-    install_sigterm_handler()
     logger = instantiate(cfg.logger)
-    with ended_run_guard(logger):
-        config = OmegaConf.to_container(cfg, resolve=True)
-        logger.start(f"job-{cfg.a}-{cfg.b}", config, tags=job_tags_from_hydra())
-        if cfg.fail_job == f"{cfg.a}-{cfg.b}":
+    config = OmegaConf.to_container(cfg, resolve=True)
+    job = f"{cfg.a}-{cfg.b}"
+    with tracked_run(logger, run_name=f"job-{job}", config=config, tags=job_tags_from_hydra()):
+        if cfg.fail_job == job:
             raise ValueError("this job was made to fail")
+        if cfg.kill_job == job:
+            os.kill(os.getpid(), signal.SIGTERM)
         score = cfg.a / 10 + (0.05 if cfg.b == "y" else 0.0) + cfg.optimizer.learning_rate
-        logger.log_metrics({"test_roc_auc": score, "test_accuracy": score - 0.1})
+        # The validation score picks the job; the test score is only reported beside it.
+        logger.log_metrics({"val_auc": score, "test_roc_auc": 1 - score, "test_accuracy": 0.5})
     return score
 
 
@@ -53,7 +58,8 @@ defaults:
 a: 1
 b: x
 fail_job: null
-optimized_metric: test_roc_auc
+kill_job: null
+optimized_metric: val_auc
 optimizer:
   learning_rate: 0.0
 backbone:
@@ -134,10 +140,32 @@ def test_grid_sweep_groups_children_and_prints_table(app, tracking_uri):
         "a=1 b=y",
         "a=1 b=x",
     ]
-    best = max(children, key=lambda r: r.data.metrics["test_roc_auc"])
+    # chosen on validation, test reported beside it (sorting on test would reverse the rows)
+    header = table_md.splitlines()[0]
+    assert header.index("val_auc") < header.index("test_accuracy") < header.index("test_roc_auc")
+    best = max(children, key=lambda r: r.data.metrics["val_auc"])
     parent = client.get_run(parent.info.run_id)
     assert parent.data.tags["deepguard.best_run_id"] == best.info.run_id
-    assert parent.data.metrics["best_test_roc_auc"] == pytest.approx(0.25)
+    assert parent.data.metrics["best_val_auc"] == pytest.approx(0.25)
+    assert "best_test_roc_auc" not in parent.data.metrics
+
+
+def test_a_sweep_selecting_on_a_test_metric_is_refused_before_any_job(app, tracking_uri):
+    result = app("a=1,2", "optimized_metric=test_roc_auc")
+    assert result.returncode != 0
+    assert "optimized_metric=test_roc_auc cannot select models" in result.stderr
+    assert "optimistic" in result.stderr and "val_auc" in result.stderr
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("deepguard")
+    assert experiment is None or not client.search_runs([experiment.experiment_id])
+
+
+def test_a_job_stopped_by_sigterm_ends_killed_and_stops_the_sweep(app, tracking_uri):
+    result = app("a=1,2", "kill_job=1-x")
+    assert result.returncode != 0
+    client, parent, children = sweep_runs(tracking_uri)
+    assert [r.info.status for r in children] == ["KILLED"]  # the sweep stopped there
+    assert client.get_run(parent.info.run_id).info.status == "KILLED"
 
 
 def test_failing_job_recorded_failed_others_kept(app, tracking_uri):
@@ -191,13 +219,14 @@ def test_comparison_table_without_children(tracking_uri):
     from deepguard.tracking.store import ensure_experiment
 
     parent = client.create_run(ensure_experiment("deepguard", tracking_uri))
-    table = comparison_table(client, parent.info.run_id, "test_roc_auc")
+    table = comparison_table(client, parent.info.run_id, "val_auc")
     assert "(no runs)" in to_markdown(table)
 
 
 def test_launcher_configs_compose_and_validate(tmp_path):
     """The SLURM and joblib launcher files compose and fit the plugins' schemas."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
     from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
     from omegaconf import OmegaConf
 
@@ -206,7 +235,7 @@ def test_launcher_configs_compose_and_validate(tmp_path):
     with initialize_config_dir(str(tmp_path), version_base="1.3"):
         slurm = compose("root", [search, "hydra/launcher=submitit_slurm"], return_hydra_config=True)
         joblib = compose("root", [search, "hydra/launcher=joblib"], return_hydra_config=True)
-        with pytest.raises(Exception, match="not_a_key"):  # composed against the schema
+        with pytest.raises(ConfigCompositionException, match="not_a_key"):  # against the schema
             compose("root", [search, "hydra/launcher=submitit_slurm", "hydra.launcher.not_a_key=1"])
     values = OmegaConf.to_container(slurm.hydra.launcher)
     merged = OmegaConf.merge(OmegaConf.structured(SlurmQueueConf), values)
