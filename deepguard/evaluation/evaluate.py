@@ -26,6 +26,19 @@ SPLITS = ("train", "val", "test")
 ROBUSTNESS_FILES = ("robustness.csv", "robustness.json")
 
 
+def portable_path(path: str) -> str:
+    """`path` relative to the working directory when it lies below it, else unchanged.
+
+    A report written from the project root (as DVC stages run) then lists ``data/...``
+    paths that are the same in every clone, rather than this machine's absolute ones.
+    """
+    here = Path.cwd().absolute()
+    absolute = Path(path).absolute()
+    if absolute.is_relative_to(here):
+        return absolute.relative_to(here).as_posix()
+    return str(path)
+
+
 def split_records(data, split: str, limit: int | None = None, seed: int = 0) -> pd.DataFrame:
     """The records of `split` from a DataModule (anything with `setup` and `split_records`)
     or from a record DataFrame with a `split` column; at most `limit` of them, in order."""
@@ -94,7 +107,12 @@ def evaluate_model(
     probabilities = predict_probabilities(model, batches)
     labels = records["label"].astype(int).to_numpy()
     metrics = write_report(
-        labels, probabilities, records["generator"], out_dir, threshold, paths=records["path"]
+        labels,
+        probabilities,
+        records["generator"],
+        out_dir,
+        threshold,
+        paths=records["path"].map(portable_path),
     )
     generators = records["generator"]
     result: dict[str, Any] = {

@@ -6,13 +6,13 @@ atomic replacement, idempotence).
 
 from deepguard.ingest.archives import safe_extract, verify_sha256
 from deepguard.ingest.download import download
-from deepguard.ingest.ingest import STAMP, IngestResult, ingest
+from deepguard.ingest.ingest import IngestResult, ingest, stamp_path
 
 __all__ = [
-    "STAMP",
     "IngestResult",
     "download",
     "ingest",
     "safe_extract",
+    "stamp_path",
     "verify_sha256",
 ]

@@ -3,8 +3,11 @@
 Sources: ``synthetic`` (the offline default), a local folder, a local archive, an http(s) URL.
 The new data is assembled in a scratch folder beside the destination and renamed into place
 only when complete, so a failed or interrupted ingest leaves the previous data as it was.
-A ``.ingest.json`` stamp in the destination records the source, its sha256 (or fingerprint)
-and the file count; re-running with the same source does nothing.
+A stamp beside the destination (``data/raw.ingest.json`` for ``data/raw``) records the source,
+its sha256 (or fingerprint), the file count, the absolute destination and the time;
+re-running with the same source does nothing. The stamp stays outside the destination so that
+the destination holds the dataset's files alone: the same source gives the same bytes in any
+folder, on any machine, at any time, and DVC sees the same output hash.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from deepguard.errors import DataError
@@ -31,7 +36,8 @@ from deepguard.ingest.download import download
 
 log = logging.getLogger(__name__)
 
-STAMP = ".ingest.json"
+# Suffix of the provenance stamp written beside the destination: data/raw -> data/raw.ingest.json.
+STAMP_SUFFIX = ".ingest.json"
 # Sources that need an account and the network; DeepGuard's ingest stays offline-safe.
 ONLINE_ONLY = {
     "kaggle": "kaggle datasets download -d {ref} && unzip {name}.zip -d <folder>",
@@ -103,15 +109,36 @@ def _folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def stamp_path(dest: str | Path) -> Path:
+    """Where the provenance stamp of the data folder ``dest`` lives: beside it, not inside.
+
+    Example:
+        >>> stamp_path("data/raw").as_posix()
+        'data/raw.ingest.json'
+    """
+    dest = Path(dest)
+    return dest.with_name(dest.name + STAMP_SUFFIX)
+
+
 def _count_files(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.is_file() and p.name != STAMP)
+    return sum(1 for p in folder.rglob("*") if p.is_file())
 
 
 def _read_stamp(dest: Path) -> dict | None:
     try:
-        return json.loads((dest / STAMP).read_text())
+        return json.loads(stamp_path(dest).read_text())
     except (OSError, ValueError):
         return None
+
+
+def _write_stamp(result: IngestResult) -> None:
+    """Record what now fills ``result.dest`` (and where and when), replacing the file whole."""
+    stamp = {**asdict(result), "dest": str(result.dest), "ingested_at": _now()}
+    stamp.pop("skipped")
+    path = stamp_path(result.dest)
+    scratch = path.with_name(f".{path.name}.tmp")
+    scratch.write_text(json.dumps(stamp, indent=2) + "\n")
+    scratch.replace(path)
 
 
 def _is_up_to_date(dest: Path, kind: str, source: str, fingerprint: str) -> int | None:
@@ -201,6 +228,7 @@ def _fill(
     ``sha256`` is the expected hash of a download (the fingerprint for other kinds).
     """
     if kind == "synthetic":
+        # Imported here: the generator's NumPy/SciPy stack is only needed for this source.
         from deepguard.data.synthetic import generate_synthetic
 
         # null values fall back to the generator's own defaults (families: null = all).
@@ -276,13 +304,7 @@ def ingest(
     source = str(source)
     dest = Path(dest).expanduser().absolute()
     kind = _source_kind(source)
-    if kind in ("folder", "archive"):
-        resolved, target = Path(source).expanduser().resolve(), dest.resolve()
-        if resolved == target or target in resolved.parents or resolved in target.parents:
-            raise DataError(
-                f"source {resolved} and destination {target} overlap (one contains the "
-                "other); ingest from a folder outside the data folder"
-            )
+    _refuse_overlap(kind, source, dest)
     fingerprint = _fingerprint(kind, source, sha256, synthetic)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(dest)
@@ -290,40 +312,63 @@ def ingest(
     if files is not None:
         log.info("%s already holds %s (%d files); nothing to do", dest, source, files)
         return IngestResult(dest, kind, source, fingerprint, files, skipped=True)
+    limits = {
+        "max_members": max_members,
+        "max_total_bytes": max_total_bytes,
+        "max_download_bytes": max_download_bytes,
+        "timeout_s": timeout_s,
+        "flatten": flatten,
+    }
+    fill = partial(
+        _fill,
+        kind,
+        source,
+        sha256=fingerprint,
+        synthetic=synthetic,
+        hardlink=hardlink,
+        limits=limits,
+        progress=progress,
+    )
+    files = _replace(dest, fill, source)
+    result = IngestResult(dest, kind, source, fingerprint, files, skipped=False)
+    _write_stamp(result)
+    log.info("ingested %d files from %s into %s", result.files, source, dest)
+    return result
 
+
+def _refuse_overlap(kind: str, source: str, dest: Path) -> None:
+    """A folder or archive inside the destination (or the other way round) would be lost."""
+    if kind not in ("folder", "archive"):
+        return
+    resolved, target = Path(source).expanduser().resolve(), dest.resolve()
+    if resolved == target or target in resolved.parents or resolved in target.parents:
+        raise DataError(
+            f"source {resolved} and destination {target} overlap (one contains the "
+            "other); ingest from a folder outside the data folder"
+        )
+
+
+def _replace(dest: Path, fill: Callable[[Path, Path], None], source: str) -> int:
+    """Build the new content with ``fill(content, scratch)`` beside ``dest``, swap it in.
+
+    Returns:
+        The number of files now in ``dest``.
+    """
     scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.staging-", dir=dest.parent))
     try:
         content = scratch / "content"
         content.mkdir()
-        _fill(
-            kind,
-            source,
-            content,
-            scratch,
-            sha256=fingerprint,
-            synthetic=synthetic,
-            hardlink=hardlink,
-            limits={
-                "max_members": max_members,
-                "max_total_bytes": max_total_bytes,
-                "max_download_bytes": max_download_bytes,
-                "timeout_s": timeout_s,
-                "flatten": flatten,
-            },
-            progress=progress,
-        )
+        fill(content, scratch)
         files = _count_files(content)
         if files == 0:
             raise DataError(f"source {source} holds no files; nothing to ingest")
-        result = IngestResult(dest, kind, source, fingerprint, files, skipped=False)
-        stamp = {**asdict(result), "dest": str(dest), "ingested_at": _now()}
-        stamp.pop("skipped")
-        (content / STAMP).write_text(json.dumps(stamp, indent=2))
+        # No stamp while the swap is under way: a run killed in between ingests again,
+        # rather than trusting a stamp that describes the previous content.
+        stamp_path(dest).unlink(missing_ok=True)
         swap_into_place(content, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log.info("ingested %d files from %s into %s", files, source, dest)
-    return result
+    return files
 
 
 def _now() -> str:

@@ -279,8 +279,12 @@ def prepare_dataset(
     """
     from deepguard.data.layouts import discover, discover_manifest
 
+    # The report names the source relative to out_dir, as the manifest's paths are, so the
+    # same data prepared in another folder or on another machine gives the same report.
+    base = Path(out_dir).absolute()
     if manifest:
-        records, source = discover_manifest(manifest), str(manifest)
+        records, source = discover_manifest(manifest), _relative_to(str(manifest), base)
     else:
-        records, source = discover(input_dir, layout), f"{input_dir} (layout {layout})"
+        records = discover(input_dir, layout)
+        source = f"{_relative_to(str(input_dir), base)} (layout {layout})"
     return prepare_records(records, out_dir, source=source, **options)

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepguard.errors import ConfigError
+from deepguard.models.keras_file import normalize_keras_file
 from deepguard.tracking.logger import Logger, NullLogger
 from deepguard.training.callbacks import LoggerBridge
 from deepguard.training.feature_cache import augments_training, fit_head_on_cached_features
@@ -383,7 +384,10 @@ class Trainer:
         return None
 
     def save_final_model(self, model: keras.Model) -> Path:
-        """Write the model evaluation will use (the best checkpoint, else the last weights)."""
+        """Write the model evaluation will use (the best checkpoint, else the last weights).
+
+        The file carries no save time, so the same weights always give the same bytes.
+        """
         self.output_dir.mkdir(parents=True, exist_ok=True)
         final_path = self.output_dir / "model.keras"
         best = self.best_model_path()
@@ -391,4 +395,4 @@ class Trainer:
             shutil.copyfile(best, final_path)
         else:
             model.save(final_path)
-        return final_path
+        return normalize_keras_file(final_path)

@@ -182,3 +182,14 @@ def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "per generator:" in done.stdout + done.stderr
+
+
+def test_predictions_name_images_below_the_working_directory_relatively(
+    records, tmp_path, monkeypatch
+):
+    # As a DVC stage runs: from the project root, so every clone writes the same report.
+    monkeypatch.chdir(tmp_path)
+    evaluate_model(tiny_detector(), records, out_dir=tmp_path / "report")
+    listed = pd.read_csv(tmp_path / "report" / "predictions.csv")["path"]
+    expected = [Path(p).relative_to(tmp_path).as_posix() for p in records["path"]]
+    assert list(listed) == expected and not any(Path(p).is_absolute() for p in listed)

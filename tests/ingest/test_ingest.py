@@ -1,6 +1,7 @@
 import functools
 import http.server
 import json
+import shutil
 import sys
 import tarfile
 import threading
@@ -9,7 +10,7 @@ import types
 import pytest
 
 from deepguard.errors import DataError
-from deepguard.ingest import STAMP, ingest
+from deepguard.ingest import ingest, stamp_path
 from tests.ingest.conftest import DATASET, leftovers, make_tar, sha256, snapshot
 
 
@@ -26,8 +27,11 @@ def test_archive_is_verified_extracted_flattened_and_stamped(tmp_path, good_tar)
     result = ingest(str(good_tar), tmp_path / "raw", sha256=sha256(good_tar), progress=False)
     assert not result.skipped and result.kind == "archive" and result.files == 3
     assert (tmp_path / "raw" / "dataset" / "real" / "a.txt").read_bytes() == b"real a"
-    stamp = json.loads((tmp_path / "raw" / STAMP).read_text())
+    stamp = json.loads(stamp_path(tmp_path / "raw").read_text())
     assert stamp["sha256"] == sha256(good_tar) and stamp["files"] == 3
+    assert stamp["dest"] == str(tmp_path / "raw") and stamp["ingested_at"]
+    # The provenance sits beside the data folder: inside it are the archive's files alone.
+    assert sorted(snapshot(tmp_path / "raw")) == sorted(DATASET)
     # flatten lifts the single wrapping folder "dataset/" so the layout sits at the root.
     ingest(str(good_tar), tmp_path / "flat", flatten=True, progress=False)
     assert (tmp_path / "flat" / "real" / "a.txt").read_bytes() == b"real a"
@@ -86,15 +90,53 @@ def test_interrupted_swap_is_repaired_on_the_next_run(tmp_path, previous, good_t
 def test_same_source_twice_does_nothing(tmp_path, good_tar):
     dest = tmp_path / "raw"
     first = ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False)
-    stamp_time = (dest / STAMP).stat().st_mtime_ns
+    stamp_time = stamp_path(dest).stat().st_mtime_ns
     again = ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False)
     assert again.skipped and again.files == first.files
-    assert (dest / STAMP).stat().st_mtime_ns == stamp_time
+    assert stamp_path(dest).stat().st_mtime_ns == stamp_time
     # A file removed from the data folder makes the stamp stale: the ingest runs again.
     (dest / "dataset" / "real" / "a.txt").unlink()
     assert not ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False).skipped
     assert (dest / "dataset" / "real" / "a.txt").exists()
     assert not ingest(str(good_tar), dest, force=True, progress=False).skipped
+
+
+def test_removed_data_folder_is_ingested_again_despite_its_stamp(tmp_path, good_tar):
+    # What `dvc repro` does before it reruns the stage: the output goes, the stamp stays.
+    dest = tmp_path / "raw"
+    ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False)
+    shutil.rmtree(dest)
+    assert not ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False).skipped
+    assert sorted(snapshot(dest)) == sorted(DATASET)
+
+
+def test_killed_between_swap_and_stamp_ingests_again(tmp_path, good_tar, monkeypatch):
+    dest = tmp_path / "raw"
+    first = make_tar(tmp_path / "first.tar.gz", {"dataset/real/a.txt": b"first"})
+    ingest(str(first), dest, sha256=sha256(first), progress=False)
+
+    def killed(result):
+        raise KeyboardInterrupt
+
+    # The module, not the function of the same name the package exports.
+    monkeypatch.setattr(sys.modules["deepguard.ingest.ingest"], "_write_stamp", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(str(good_tar), dest, sha256=sha256(good_tar), progress=False)
+    monkeypatch.undo()
+    # The stamp of the first archive is gone with it, so asking for it again cannot be
+    # answered "already there" while the folder holds the second archive's files.
+    assert not stamp_path(dest).exists()
+    assert not ingest(str(first), dest, sha256=sha256(first), progress=False).skipped
+    assert snapshot(dest) == {"dataset/real/a.txt": b"first"}
+
+
+def test_same_synthetic_set_is_byte_identical_in_any_folder(tmp_path, monkeypatch):
+    params = {"n_per_class": 4, "image_size": 16, "seed": 3}
+    monkeypatch.chdir(tmp_path)
+    ingest("synthetic", "one/data/raw", synthetic=params, progress=False)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # another machine's clock
+    ingest("synthetic", tmp_path / "elsewhere" / "deeper" / "raw", synthetic=params, progress=False)
+    assert snapshot(tmp_path / "one/data/raw") == snapshot(tmp_path / "elsewhere/deeper/raw")
 
 
 def test_folder_is_copied_and_reingested_only_when_it_changes(tmp_path):

@@ -1,7 +1,9 @@
-"""The DVC pipeline: params.yaml stays composed from conf/, and `dvc` runs end to end."""
+"""The DVC pipeline: params.yaml stays composed from conf/, every stage declares the code it
+runs, outputs are the same in any clone, dvc.lock is checked, and `dvc` runs end to end."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -14,6 +16,10 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+CHECK_LOCK = REPO_ROOT / ".ci" / "check_dvc_lock"
+DATA_STAGES = ("ingest", "prepare", "spectra")
+# Error classes only: a reworded message changes no output, so no stage lists the file.
+OUTPUT_NEUTRAL = {"deepguard/errors.py"}
 
 
 def test_committed_params_match_the_composed_pipeline_config(tmp_path):
@@ -46,12 +52,165 @@ def test_every_stage_reads_only_what_exists():
             )
 
 
-def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+def module_file(name: str) -> Path | None:
+    """The file of a deepguard module or package, None for names that are not modules."""
+    base = REPO_ROOT.joinpath(*name.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """deepguard modules a file imports anywhere (inside functions too), relative ones resolved."""
+    package = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    else:
+        package = package.removesuffix(".__init__")
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return {name for name in names if name.split(".")[0] == "deepguard"}
+
+
+def code_run_by(stage: dict) -> set[str]:
+    """Files of deepguard a stage's script imports, directly or not, and its config targets."""
+    script = next(dep for dep in stage["deps"] if dep.startswith("scripts/"))
+    roots = {REPO_ROOT / script}
+    for params in stage.get("params", []):
+        if isinstance(params, dict):  # whole-file params: a data stage's config group
+            continue
+        # Hydra instantiates the `_target_`s (and backbone applications) of params.yaml.
+        roots |= {module_file(target.rpartition(".")[0]) for target in config_targets(params)}
+    seen: set[Path] = set()
+    pending = [root for root in roots if root is not None]
+    while pending:
+        for name in imported_modules(pending.pop()):
+            found = module_file(name)
+            if found is not None and found not in seen:
+                seen.add(found)
+                pending.append(found)
+    return {path.relative_to(REPO_ROOT).as_posix() for path in seen}
+
+
+def config_targets(group: str) -> set[str]:
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    targets, pending = set(), [params.get(group)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            targets |= {str(node[key]) for key in ("_target_", "application") if key in node}
+            pending.extend(node.values())
+    return {target for target in targets if target.startswith("deepguard.")}
+
+
+@pytest.mark.parametrize("name", ["ingest", "prepare", "spectra", "train", "evaluate", "register"])
+def test_every_stage_depends_on_the_code_it_runs(name):
+    # A module a stage imports but does not list changes its outputs without DVC noticing.
+    stage = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"][name]
+    declared = [dep.rstrip("/") for dep in stage["deps"]]
+    undeclared = sorted(
+        path
+        for path in code_run_by(stage) - OUTPUT_NEUTRAL
+        if not any(path == dep or path.startswith(dep + "/") for dep in declared)
+    )
+    assert not undeclared, (
+        f"stage {name} runs {undeclared} but dvc.yaml does not list them in its deps; "
+        "add them (or their folder), then `make lock`"
+    )
+
+
+def dvc(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run(
         [str(VENV_BIN / "dvc"), *args], cwd=cwd, env=env, capture_output=True, text=True
     )
+
+
+def check_lock(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(CHECK_LOCK), str(root)], capture_output=True, text=True
+    )
+
+
+def test_lock_check_flags_changed_code_parameters_and_commands_only(tmp_path):
+    project = tmp_path / "project"
+    (project / "code").mkdir(parents=True)
+    (project / "code" / "step.py").write_text("print('v1')\n")
+    (project / "params.yaml").write_text("size: 8\n")
+    stages = {
+        "make": {
+            "cmd": "python -c \"open('out.txt', 'w').write('made')\"",
+            "deps": ["code"],
+            "params": ["size"],
+            "outs": ["out.txt"],
+        },
+        "use": {
+            "cmd": "python -c \"open('used.txt', 'w').write('used')\"",
+            "deps": ["out.txt"],
+            "outs": ["used.txt"],
+        },
+    }
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    assert dvc("init", "--no-scm", "-q", cwd=project).returncode == 0
+    assert dvc("repro", cwd=project).returncode == 0
+
+    fresh = check_lock(project)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    # What a fresh clone lacks (outputs, the dependency another stage produces) is no fault.
+    (project / "out.txt").unlink()
+    (project / "used.txt").unlink()
+    assert check_lock(project).returncode == 0
+
+    (project / "code" / "step.py").write_text("print('v2')\n")
+    (project / "params.yaml").write_text("size: 16\n")
+    stages["use"]["cmd"] += " # changed"
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    stale = check_lock(project)
+    assert stale.returncode == 1
+    assert "make: code modified" in stale.stdout
+    assert "make: params.yaml: size modified" in stale.stdout
+    assert "use: changed command" in stale.stdout
+    assert "out.txt" not in stale.stdout and "make lock" in stale.stdout
+
+
+def file_hashes(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.slow
+def test_data_stages_give_the_same_bytes_in_two_clones_in_different_folders(tmp_path):
+    # Different depths and names, another clock and time zone: what another machine differs in.
+    clones = [tmp_path / "a", tmp_path / "elsewhere" / "much" / "deeper" / "b"]
+    zones = ["UTC", "Pacific/Kiritimati"]
+    locks = []
+    for clone, zone in zip(clones, zones, strict=True):
+        subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+        run = dvc("repro", *DATA_STAGES, cwd=clone, env={"TZ": zone, "HOME": str(clone)})
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        locks.append(yaml.safe_load((clone / "dvc.lock").read_text())["stages"])
+    for stage in DATA_STAGES:
+        outs = [{out["path"]: out["md5"] for out in lock[stage]["outs"]} for lock in locks]
+        assert outs[0] == outs[1], f"stage {stage}: output hashes differ between the clones"
+    for folder in ("data/raw", "data/prepared", "pipeline/spectra"):
+        first, second = (file_hashes(clone / folder) for clone in clones)
+        differ = sorted(
+            name for name in first.keys() | second.keys() if first.get(name) != second.get(name)
+        )
+        assert not differ, f"{folder}: {differ} differ between the clones"
 
 
 @pytest.mark.slow

@@ -1,0 +1,49 @@
+"""`.keras` files whose bytes depend on the model alone, not on when or where it was saved."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+# The earliest time a zip entry can carry; Keras already dates its JSON entries so.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+METADATA_ENTRY = "metadata.json"
+
+
+def normalize_keras_file(path: str | os.PathLike) -> Path:
+    """Rewrite a `.keras` archive in place so that the same model gives the same bytes.
+
+    `model.save` stamps the save time twice: ``date_saved`` in ``metadata.json`` and the
+    modification time of the ``model.weights.h5`` entry. Both go; the Keras version stays,
+    and the weights and config are copied unchanged, so the file loads exactly as before.
+    A pipeline stage that saves the same weights twice then writes the same file (and DVC
+    records the same hash), wherever and whenever it runs.
+
+    Args:
+        path: a `.keras` file written by `keras.Model.save`.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> model.save("model.keras"); normalize_keras_file("model.keras")  # doctest: +SKIP
+    """
+    path = Path(path)
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    scratch = path.with_name(f".{path.name}.normalizing")
+    with zipfile.ZipFile(scratch, "w") as target:
+        for info, data in entries:
+            if info.filename == METADATA_ENTRY:
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata, sort_keys=True).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+            entry.compress_type = info.compress_type
+            entry.create_system = 3  # Unix, so that external_attr reads the same everywhere
+            entry.external_attr = 0o644 << 16  # rw-r--r--, whatever the saving umask was
+            target.writestr(entry, data)
+    scratch.replace(path)
+    return path
