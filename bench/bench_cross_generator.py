@@ -104,14 +104,10 @@ def spectral_fit_and_score(profiles, paths):
 
 
 def azimuthal_profiles(paths) -> np.ndarray:
-    from PIL import Image
-
+    from deepguard.images import DATASET_LIMITS, read_image
     from deepguard.spectral import azimuthal_profile
 
-    images = []
-    for path in paths:
-        with Image.open(path) as image:
-            images.append(np.asarray(image.convert("RGB")))
+    images = [read_image(path, DATASET_LIMITS) for path in paths]
     return azimuthal_profile(np.stack(images), size=images[0].shape[:2])
 
 

@@ -48,16 +48,12 @@ def load_split(manifest: Path, image_size: int):
 
 
 def spectral_baseline(datamodule) -> dict:
-    from PIL import Image
-
+    from deepguard.images import DATASET_LIMITS, read_image
     from deepguard.spectral import azimuthal_profile, profile_baseline
 
     start = time.perf_counter()
     records = datamodule.records
-    images = []
-    for path in records["path"]:
-        with Image.open(path) as image:
-            images.append(np.asarray(image.convert("RGB")))
+    images = [read_image(path, DATASET_LIMITS) for path in records["path"]]
     size = images[0].shape[:2]  # faces-hard-dev is 300 x 300 throughout
     profiles = azimuthal_profile(np.stack(images), size=size)
     _, report = profile_baseline(profiles, records["label"], records["split"])

@@ -19,6 +19,7 @@ from deepguard.evaluation.report import (
     write_report,
 )
 from deepguard.evaluation.robustness import robustness_table
+from deepguard.images import whole_image
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,11 @@ def evaluate_model(
     image_size = model_image_size(model)
     log.info("scoring %d %s images at %d px", len(records), split, image_size)
 
-    batches = make_dataset(records["path"], image_size=image_size, batch_size=batch_size)
+    # A DataModule's region step (the whole image, or a face crop) applies here too.
+    region = getattr(datamodule, "region", whole_image)
+    batches = make_dataset(
+        records["path"], image_size=image_size, batch_size=batch_size, region=region
+    )
     probabilities = predict_probabilities(model, batches)
     labels = records["label"].astype(int).to_numpy()
     metrics = write_report(
@@ -131,6 +136,7 @@ def evaluate_model(
             threshold,
             batch_size,
             clean_probabilities=probabilities,
+            region=region,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
         write_json(out_dir / "robustness.json", table.to_dict(orient="records"))

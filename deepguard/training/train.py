@@ -134,7 +134,12 @@ def record_training_spectra(datamodule, logger: Logger, output_dir: Path, per_cl
     train_records = datamodule.split_records("train")
     sample = train_records.groupby("label", group_keys=False).head(per_class)
     stats = MeanSpectra()
-    batches = make_dataset(sample["path"].tolist(), image_size=datamodule.image_size, batch_size=64)
+    batches = make_dataset(
+        sample["path"].tolist(),
+        image_size=datamodule.image_size,
+        batch_size=64,
+        region=datamodule.region,
+    )
     start = 0
     for images in batches:
         rows = sample.iloc[start : start + len(images)]

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from deepguard.data import LAYOUTS, detect_layout, discover
-from deepguard.files import file_sha256
 from deepguard.errors import DataError
+from deepguard.files import file_sha256
 
 
 def test_generic_layout_reads_every_format_and_labels_by_folder(generic_root):

@@ -2,8 +2,15 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from deepguard.data import discover, make_dataset
-from deepguard.images import check_image, read_input
+from deepguard.data import discover, make_dataset, scan_images
+from deepguard.errors import ImageInputError
+from deepguard.images import (
+    DATASET_LIMITS,
+    check_image,
+    read_image,
+    read_input,
+    to_model_input,
+)
 
 
 def test_batches_have_the_contract_shapes_dtypes_and_range(generic_root):
@@ -90,3 +97,30 @@ def test_augmented_epochs_repeat_with_a_seed_and_differ_between_epochs(generic_r
     assert not np.array_equal(first, second)  # new draws every epoch
     again_first, _ = epochs(build())
     np.testing.assert_array_equal(first, again_first)  # same seed, same augmented epoch
+
+
+def left_half(rgb: np.ndarray) -> np.ndarray:
+    return rgb[:, : rgb.shape[1] // 2]
+
+
+def test_the_region_step_runs_between_decode_and_resize(generic_root):
+    paths = sorted(str(p) for p in generic_root.rglob("*.png"))
+    batches = make_dataset(paths, image_size=16, batch_size=len(paths), region=left_half)
+    expected = [to_model_input(read_image(p, DATASET_LIMITS)[:, :12], 16) for p in paths]
+    np.testing.assert_array_equal(next(iter(batches)).numpy(), np.stack(expected))
+    whole = next(iter(make_dataset(paths, image_size=16, batch_size=len(paths)))).numpy()
+    assert np.abs(whole - np.stack(expected)).max() > 10  # the region changed the input
+
+
+def test_the_scan_quarantines_what_the_region_refuses(generic_root):
+    def odd_corner_refused(rgb: np.ndarray) -> np.ndarray:
+        if rgb[0, 0, 0] % 2:
+            raise ImageInputError("no face found", status=422, code="no_face")
+        return rgb
+
+    records = discover(generic_root)
+    refused = {p for p in records["path"] if read_image(p, DATASET_LIMITS)[0, 0, 0] % 2}
+    good, quarantine = scan_images(records, 1.0, DATASET_LIMITS, odd_corner_refused)
+    assert set(quarantine["path"]) == refused and 0 < len(refused) < len(records)
+    assert set(quarantine["reason"]) == {"refused-by-region"}
+    assert len(good) == len(records) - len(refused)

@@ -21,6 +21,7 @@ from deepguard.data import DataModule
 from deepguard.evaluation import evaluate_model, predict_files
 from deepguard.serving import ServeSettings, create_app
 from deepguard.tracking.loading import LoadedModel
+from tests.evaluation.evaluation_helpers import tiny_detector
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 if str(APP_DIR) not in sys.path:  # the app's helpers import as `deepguard_app`, as in Streamlit
@@ -115,15 +116,7 @@ class RecordingModel:
 
 @pytest.fixture(scope="module")
 def keras_model():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1.0 / 255)(inputs)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
-    return keras.Model(inputs, outputs)
+    return tiny_detector(SIZE)
 
 
 @pytest.fixture
