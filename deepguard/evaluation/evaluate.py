@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from deepguard.data.pipeline import make_dataset
@@ -19,12 +21,21 @@ from deepguard.evaluation.report import (
     write_report,
 )
 from deepguard.evaluation.robustness import robustness_table
-from deepguard.images import whole_image
+from deepguard.images import Region, whole_image
+from deepguard.tracking.lineage import (
+    TrainingLineage,
+    check_split_matches,
+    read_training_lineage,
+    training_overlap,
+)
+from deepguard.tracking.run_status import tracked_run
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 ROBUSTNESS_FILES = ("robustness.csv", "robustness.json")
+OVERLAP_FILE = "train_overlap.csv"  # evaluation images the model was trained on
+OVERLAP_POLICIES = ("exclude", "report", "refuse")
 
 
 def portable_path(path: str) -> str:
@@ -101,58 +112,100 @@ def evaluate_model(
     out_dir = Path(out_dir)
     records = split_records(datamodule, split, limit)
     batch_size = batch_size or getattr(datamodule, "batch_size", None) or 32
-    image_size = model_image_size(model)
-    log.info("scoring %d %s images at %d px", len(records), split, image_size)
-
+    log.info("scoring %d %s images at %d px", len(records), split, model_image_size(model))
     # A DataModule's region step (the whole image, or a face crop) applies here too.
-    region = getattr(datamodule, "region", whole_image)
+    scored = score_records(model, records, batch_size, getattr(datamodule, "region", whole_image))
+    result = write_scores(records, scored, threshold, out_dir)
+    metrics = result["metrics"]
+    tracked = {f"{split}_{name}": value for name, value in metrics.items()}
+    if robustness:
+        result["robustness"] = write_robustness(
+            model, records, scored, threshold, batch_size, out_dir
+        )
+        tracked |= robustness_metrics(result["robustness"])
+    if logger is not None:
+        log_report(logger, tracked, out_dir)
+    return result
+
+
+@dataclass(frozen=True)
+class ScoredRecords:
+    """The probabilities of fake of some records, and the region step that chose their pixels."""
+
+    probabilities: np.ndarray
+    region: Region
+
+
+def score_records(model, records: pd.DataFrame, batch_size: int, region: Region) -> ScoredRecords:
+    """Probabilities of fake for every record, in order, streamed batch by batch."""
     batches = make_dataset(
-        records["path"], image_size=image_size, batch_size=batch_size, region=region
+        records["path"], image_size=model_image_size(model), batch_size=batch_size, region=region
     )
-    probabilities = predict_probabilities(model, batches)
+    return ScoredRecords(predict_probabilities(model, batches), region)
+
+
+def write_scores(
+    records: pd.DataFrame, scored: ScoredRecords, threshold: float, out_dir: Path
+) -> dict[str, Any]:
+    """Write the report of the scores; the result dict `evaluate_model` returns."""
     labels = records["label"].astype(int).to_numpy()
+    generators = records["generator"]
     metrics = write_report(
         labels,
-        probabilities,
-        records["generator"],
+        scored.probabilities,
+        generators,
         out_dir,
         threshold,
         paths=records["path"].map(portable_path),
     )
-    generators = records["generator"]
-    result: dict[str, Any] = {
+    return {
         "metrics": metrics,
-        "per_generator": per_generator_table(labels, probabilities, generators, threshold),
+        "per_generator": per_generator_table(labels, scored.probabilities, generators, threshold),
         "robustness": None,
         "out_dir": out_dir,
     }
-    tracked = {f"{split}_{name}": value for name, value in metrics.items()}
 
-    if robustness:
-        table = robustness_table(
-            model,
-            records["path"],
-            labels,
-            threshold,
-            batch_size,
-            clean_probabilities=probabilities,
-            region=region,
-        )
-        table.to_csv(out_dir / "robustness.csv", index=False)
-        write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
-        result["robustness"] = table
-        for row in table.itertuples():
-            if row.perturbation != "clean":
-                key = f"robustness_{row.perturbation}_{row.parameter:g}"
-                tracked |= {f"{key}_accuracy": row.accuracy, f"{key}_roc_auc": row.roc_auc}
 
-    if logger is not None:
-        logger.log_metrics({k: v for k, v in tracked.items() if not math.isnan(v)})
-        # Only the report's own files: out_dir may be a training run's folder holding models.
-        for name in (*REPORT_FILES, *ROBUSTNESS_FILES, "model.json"):
-            if (out_dir / name).is_file():
-                logger.log_artifact(out_dir / name, artifact_path="evaluation")
-    return result
+def write_robustness(
+    model,
+    records: pd.DataFrame,
+    scored: ScoredRecords,
+    threshold: float,
+    batch_size: int,
+    out_dir: Path,
+) -> pd.DataFrame:
+    """The robustness table of the records, written as ``robustness.csv`` and ``.json``."""
+    table = robustness_table(
+        model,
+        records["path"],
+        records["label"].astype(int).to_numpy(),
+        threshold,
+        batch_size,
+        clean_probabilities=scored.probabilities,
+        region=scored.region,
+    )
+    table.to_csv(out_dir / "robustness.csv", index=False)
+    write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
+    return table
+
+
+def robustness_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """``robustness_<perturbation>_<parameter>_{accuracy,roc_auc}`` for each perturbed row."""
+    tracked: dict[str, float] = {}
+    for row in table.itertuples():
+        if row.perturbation != "clean":
+            key = f"robustness_{row.perturbation}_{row.parameter:g}"
+            tracked |= {f"{key}_accuracy": row.accuracy, f"{key}_roc_auc": row.roc_auc}
+    return tracked
+
+
+def log_report(logger, tracked: dict[str, float], out_dir: Path) -> None:
+    """The defined metrics, and the report's own files under ``evaluation/``."""
+    logger.log_metrics({k: v for k, v in tracked.items() if not math.isnan(v)})
+    # Only the report's own files: out_dir may be a training run's folder holding models.
+    for name in (*REPORT_FILES, *ROBUSTNESS_FILES, OVERLAP_FILE, "model.json"):
+        if (out_dir / name).is_file():
+            logger.log_artifact(out_dir / name, artifact_path="evaluation")
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -230,9 +283,16 @@ def check_config(cfg) -> None:
         value = cfg.get(key)
         if value is not None and value < 1:
             raise ConfigError(f"{key} must be at least 1 (or null for limit); got {value}")
+    policy = cfg.get("train_overlap", "exclude")
+    if policy not in OVERLAP_POLICIES:
+        raise ConfigError(
+            f"unknown train_overlap '{policy}'; available: {', '.join(OVERLAP_POLICIES)}"
+        )
 
 
-def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> None:
+def write_model_info(
+    out_dir: Path, loaded, split: str, threshold: float, lineage: dict[str, Any]
+) -> None:
     """`model.json`: which model produced the report in `out_dir` (lineage for DVC, readers)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     info = {
@@ -243,8 +303,56 @@ def write_model_info(out_dir: Path, loaded, split: str, threshold: float) -> Non
         "sha256": loaded.sha256,
         "split": split,
         "threshold": threshold,
+        "training_lineage": lineage,
     }
     write_json(out_dir / "model.json", info)
+
+
+def records_to_score(
+    datamodule, split: str, lineage: TrainingLineage | None, policy: str, out_dir: Path
+) -> tuple[Any, dict[str, Any]]:
+    """The records to score, with the model's training images handled as `policy` says.
+
+    The same data split differently is refused (`check_split_matches`). Images the model was
+    trained on (same sha256, in any folder) are listed in ``train_overlap.csv`` and, outside
+    ``split=train``, excluded (``exclude``), kept (``report``) or refused (``refuse``).
+
+    Returns:
+        The records (a DataFrame, or `datamodule` itself when there is nothing to check) and
+        the facts recorded in ``model.json``.
+    """
+    if lineage is None:
+        log.warning(
+            "no training lineage found for this model (lineage.json beside it, or in its "
+            "MLflow run): cannot check that none of its training images is scored"
+        )
+        return datamodule, {"checked": False}
+    records = split_records(datamodule, split)  # sets a DataModule up
+    if not isinstance(datamodule, pd.DataFrame):
+        check_split_matches(lineage, datamodule)
+    overlap = training_overlap(records, lineage)
+    facts = {"checked": True, "source": lineage.source, "overlap": len(overlap), "policy": policy}
+    if overlap.empty:
+        return records, facts
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overlap.to_csv(out_dir / OVERLAP_FILE, index=False)
+    message = (
+        f"{len(overlap)} of {len(records)} {split} images are images the model was trained on "
+        f"(same sha256; listed in {out_dir / OVERLAP_FILE})"
+    )
+    if split == "train" or policy == "report":
+        log.warning("%s; scored anyway (train_overlap=%s)", message, policy)
+        return records, facts
+    if policy == "refuse":
+        raise DataError(
+            f"{message}; scoring them would overstate the model. Evaluate on other images, or "
+            "set train_overlap=exclude to leave them out"
+        )
+    log.warning("%s; left out of the scores (train_overlap=exclude)", message)
+    kept = records[~records.index.isin(overlap.index)].reset_index(drop=True)
+    if kept.empty:
+        raise DataError(f"{message}: every image is a training image; evaluate on other data")
+    return kept, facts
 
 
 def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
@@ -253,6 +361,10 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     Args:
         cfg: the composed `conf/evaluate.yaml`.
         datamodule: use this instead of instantiating `cfg.data` (tests, notebooks).
+
+    Raises:
+        ConfigError: the data is the model's training data split differently.
+        DataError: training images in the split and ``train_overlap=refuse``.
     """
     from omegaconf import OmegaConf
 
@@ -263,40 +375,47 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     # Only registry and run URIs need a store; a plain `.keras` path loads without one.
     loaded = load_model(cfg.model, tracking_uri=tracking_uri)
     threshold = resolve_threshold(cfg.get("threshold"), loaded.metadata)
-    if datamodule is None:
-        datamodule = build_datamodule(cfg.data, loaded.image_size)
-    out_dir = Path(cfg.out_dir)
-    write_model_info(out_dir, loaded, cfg.split, threshold)
     logger = build_logger(cfg)
-    logger.start(
-        run_name=f"evaluate {loaded.name or Path(str(loaded.uri)).stem}",
-        config=OmegaConf.to_container(cfg, resolve=True),
-        tags={
+    start = {
+        "run_name": f"evaluate {loaded.name or Path(str(loaded.uri)).stem}",
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "tags": {
             "deepguard.task": "evaluate",
             "deepguard.evaluated_model_uri": str(loaded.uri),
             "deepguard.evaluated_model_sha256": loaded.sha256,
         },
-    )
-    try:
-        result = evaluate_model(
-            loaded.model,
-            datamodule,
-            split=cfg.split,
-            out_dir=out_dir,
-            threshold=threshold,
-            robustness=cfg.robustness,
-            logger=logger,
-            batch_size=cfg.get("batch_size"),
-            limit=cfg.get("limit"),
-        )
-        if hasattr(datamodule, "digest"):
-            # Lineage: which images were scored (the DataModule's content digest).
-            records = datamodule.split_records(cfg.split)
-            logger.log_dataset(records, f"{cfg.split}-set", datamodule.digest, "evaluation")
-    except BaseException:
-        # This entry point's failure funnel: the run is closed as FAILED, the error re-raised.
-        logger.finish("FAILED")
-        raise
-    logger.finish("FINISHED")
+    }
+    with tracked_run(logger, **start):  # FINISHED, FAILED or KILLED (SIGTERM, Ctrl-C), once
+        if datamodule is None:
+            datamodule = build_datamodule(cfg.data, loaded.image_size)
+        result = evaluate_checked(cfg, loaded, datamodule, threshold, logger, tracking_uri)
     log.info("%s\n\n%s", format_result(result), logger.describe())
+    return result
+
+
+def evaluate_checked(cfg, loaded, datamodule, threshold: float, logger, tracking_uri) -> dict:
+    """Evaluate `cfg.split` after the training-lineage checks; record what was scored."""
+    out_dir = Path(cfg.out_dir)
+    lineage = read_training_lineage(str(loaded.uri), loaded.metadata.get("run_id"), tracking_uri)
+    policy = cfg.get("train_overlap", "exclude")
+    records, lineage_facts = records_to_score(datamodule, cfg.split, lineage, policy, out_dir)
+    write_model_info(out_dir, loaded, cfg.split, threshold, lineage_facts)
+    if lineage_facts.get("checked"):
+        logger.log_metrics({"evaluation_train_overlap": float(lineage_facts["overlap"])})
+    result = evaluate_model(
+        loaded.model,
+        records,
+        split=cfg.split,
+        out_dir=out_dir,
+        threshold=threshold,
+        robustness=cfg.robustness,
+        logger=logger,
+        batch_size=cfg.get("batch_size") or getattr(datamodule, "batch_size", None),
+        limit=cfg.get("limit"),
+    )
+    if hasattr(datamodule, "digest"):
+        # Lineage: which images were scored (the DataModule's content digest).
+        logger.log_dataset(
+            datamodule.split_records(cfg.split), f"{cfg.split}-set", datamodule.digest, "evaluation"
+        )
     return result

@@ -108,6 +108,23 @@ def write_report(
     write_json(out_dir / f"{prefix}per_generator.json", table.to_dict(orient="records"))
 
     y_pred = (y_prob >= threshold).astype(np.int64)
+    _write_confusion(y_true, y_pred, threshold, out_dir, prefix)
+    # Curves need both classes; with one class there is no false-positive or recall axis.
+    if np.unique(y_true).size == 2:
+        _write_curves(y_true, y_prob, metrics, out_dir, prefix)
+
+    predictions = {"label": y_true, "generator": generators, "prob": y_prob, "predicted": y_pred}
+    rows = np.arange(y_true.size) if paths is None else np.asarray(paths, dtype=str)
+    pd.DataFrame({"path": rows, **predictions}).to_csv(
+        out_dir / f"{prefix}predictions.csv", index=False
+    )
+    return metrics
+
+
+def _write_confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, threshold: float, out_dir: Path, prefix: str
+) -> None:
+    """``confusion_matrix.json`` (tn, fp, fn, tp at the threshold) and its PNG."""
     matrix = skm.confusion_matrix(y_true, y_pred, labels=[0, 1])
     tn, fp, fn, tp = (int(v) for v in matrix.ravel())
     write_json(
@@ -116,33 +133,24 @@ def write_report(
     )
     _plot_confusion(matrix, threshold, out_dir / f"{prefix}confusion_matrix.png")
 
-    # Curves need both classes; with one class there is no false-positive or recall axis.
-    if np.unique(y_true).size == 2:
-        fpr, tpr, roc_thresholds = skm.roc_curve(y_true, y_prob)
-        # roc_curve starts at threshold +inf (nothing flagged); probabilities stop at 1.
-        roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(roc_thresholds, 1)})
-        roc.to_csv(out_dir / f"{prefix}roc.csv", index=False)
-        precision, recall, pr_thresholds = skm.precision_recall_curve(y_true, y_prob)
-        # The last (precision 1, recall 0) point has no threshold: nothing is flagged there.
-        pr = pd.DataFrame(
-            {"recall": recall, "precision": precision, "threshold": [*pr_thresholds, 1.0]}
-        )
-        pr.to_csv(out_dir / f"{prefix}pr.csv", index=False)
-        auc, ap = metrics["roc_auc"], metrics["average_precision"]
-        _plot_curve(roc, "fpr", "tpr", auc, "ROC AUC", out_dir / f"{prefix}roc.png")
-        _plot_curve(pr, "recall", "precision", ap, "AP", out_dir / f"{prefix}pr.png")
 
-    predictions = pd.DataFrame(
-        {
-            "path": np.arange(y_true.size) if paths is None else np.asarray(paths, dtype=str),
-            "label": y_true,
-            "generator": generators,
-            "prob": y_prob,
-            "predicted": y_pred,
-        }
+def _write_curves(
+    y_true: np.ndarray, y_prob: np.ndarray, metrics: dict[str, float], out_dir: Path, prefix: str
+) -> None:
+    """The ROC and precision-recall curves as CSV (for ``dvc plots``) and PNG."""
+    fpr, tpr, roc_thresholds = skm.roc_curve(y_true, y_prob)
+    # roc_curve starts at threshold +inf (nothing flagged); probabilities stop at 1.
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(roc_thresholds, 1)})
+    roc.to_csv(out_dir / f"{prefix}roc.csv", index=False)
+    precision, recall, pr_thresholds = skm.precision_recall_curve(y_true, y_prob)
+    # The last (precision 1, recall 0) point has no threshold: nothing is flagged there.
+    pr = pd.DataFrame(
+        {"recall": recall, "precision": precision, "threshold": [*pr_thresholds, 1.0]}
     )
-    predictions.to_csv(out_dir / f"{prefix}predictions.csv", index=False)
-    return metrics
+    pr.to_csv(out_dir / f"{prefix}pr.csv", index=False)
+    auc, ap = metrics["roc_auc"], metrics["average_precision"]
+    _plot_curve(roc, "fpr", "tpr", auc, "ROC AUC", out_dir / f"{prefix}roc.png")
+    _plot_curve(pr, "recall", "precision", ap, "AP", out_dir / f"{prefix}pr.png")
 
 
 def write_json(path: Path, value) -> None:

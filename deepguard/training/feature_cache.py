@@ -153,6 +153,28 @@ def head_phase_callbacks(
     return kept
 
 
+def _announce_cache(
+    x_train: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    seconds: float,
+    initial_epoch: int,
+    epochs: int,
+) -> None:
+    n_val = 0 if validation is None else len(validation[1])
+    megabytes = (x_train.nbytes + (0 if validation is None else validation[0].nbytes)) / 1e6
+    log.info(
+        "cached frozen-backbone features of %d train and %d val images (%d floats each, "
+        "%.1f MB) in %.1f s; training the head on them for epochs %d-%d",
+        len(x_train),
+        n_val,
+        x_train.shape[1],
+        megabytes,
+        seconds,
+        initial_epoch + 1,
+        epochs,
+    )
+
+
 def fit_head_on_cached_features(
     model: keras.Model,
     train_data: tf.data.Dataset,
@@ -189,18 +211,7 @@ def fit_head_on_cached_features(
     start = time.perf_counter()
     x_train, y_train = compute_features(feature_model, train_data)
     validation = None if val_data is None else compute_features(feature_model, val_data)
-    n_val = 0 if validation is None else len(validation[1])
-    log.info(
-        "cached frozen-backbone features of %d train and %d val images (%d floats each, "
-        "%.1f MB) in %.1f s; training the head on them for epochs %d-%d",
-        len(y_train),
-        n_val,
-        x_train.shape[1],
-        (x_train.nbytes + (0 if validation is None else validation[0].nbytes)) / 1e6,
-        time.perf_counter() - start,
-        initial_epoch + 1,
-        epochs,
-    )
+    _announce_cache(x_train, validation, time.perf_counter() - start, initial_epoch, epochs)
     compile_head(head)
     history = head.fit(
         x_train,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -13,14 +13,18 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from deepguard.tracking.lineage import write_training_lineage
 from deepguard.tracking.loading import load_keras_file
 from deepguard.tracking.logger import Logger, NullLogger
 from deepguard.tracking.mlflow_logger import MLflowLogger
 from deepguard.tracking.registry import register_model
-from deepguard.tracking.run_status import ended_run_guard, install_sigterm_handler
+from deepguard.tracking.run_status import tracked_run
+from deepguard.tracking.selection import require_validation_metric
 from deepguard.tracking.sweep import job_tags_from_hydra
-from deepguard.training.runtime import precision_policy, seed_everything
+from deepguard.training.runtime import seed_everything
 from deepguard.training.trainer import Trainer, read_resume_epoch
+
+RUN_FILE = "run.json"
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -32,15 +36,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns:
         The test metrics (``test_roc_auc`` ...) and the best validation metrics
         (``val_auc`` ...), as floats.
+
+    Raises:
+        ConfigError: ``optimized_metric`` is not a validation metric (checked before any work).
     """
-    seed_everything(cfg.seed, cfg.trainer.deterministic)
+    require_validation_metric(cfg.optimized_metric)
+    seed_everything(cfg.seed)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     logger = build_logger(cfg)
-    # The run opens before anything else can fail, so every failure is recorded as FAILED.
-    start_run(cfg, logger)
-    install_sigterm_handler()  # `kill <pid>` ends the run KILLED rather than leaving it RUNNING
-    with ended_run_guard(logger):
+    # The run opens before anything else can fail, so every failure is recorded; the funnel
+    # ends it FINISHED, FAILED or KILLED (SIGTERM, Ctrl-C) exactly once.
+    with tracked_run(logger, **run_start_arguments(cfg)):
+        record_run_files(cfg, logger)
         datamodule = build_datamodule(cfg)
         trainer = build_trainer(cfg, logger)
         prepare_data(datamodule, logger, output_dir)
@@ -54,7 +62,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
             pretrained=cfg.backbone.get("weights") is not None,
             unfreeze_layers=cfg.backbone.get("unfreeze_layers"),
         )
-        write_history(trainer.history, output_dir / "history.csv")
         model_path = trainer.save_final_model(model)
         metrics = test_saved_model(cfg, trainer, datamodule, model_path)
         logger.log_model(model_path, input_example=example_input(datamodule))
@@ -95,7 +102,7 @@ def build_trainer(cfg: DictConfig, logger: Logger) -> Trainer:
 
 def build_model(cfg: DictConfig, trainer: Trainer) -> keras.Model:
     """The backbone group's detector, under the trainer's precision and device strategy."""
-    with trainer.strategy.scope(), precision_policy(cfg.trainer.precision):
+    with trainer.model_scope():
         model = instantiate(cfg.backbone, image_size=cfg.data.image_size, _convert_="all")
     if cfg.ckpt_path:
         # Only the weights are taken, so a checkpoint from another precision still fits.
@@ -106,9 +113,14 @@ def build_model(cfg: DictConfig, trainer: Trainer) -> keras.Model:
 
 
 def prepare_data(datamodule, logger: Logger, output_dir: Path) -> None:
-    """Discover, split and scan the data; record the skipped files and the lineage."""
+    """Discover, split and scan the data; record the skipped files and the lineage.
+
+    The lineage (``lineage.json``, ``train_sha256.txt``) lets every later evaluation check
+    that it never scores an image this model was trained on.
+    """
     datamodule.setup()
     datamodule.write_reports(output_dir)
+    write_training_lineage(datamodule, output_dir, logger)
     for split in ("train", "val", "test"):
         logger.log_dataset(
             datamodule.split_records(split),
@@ -168,15 +180,6 @@ def example_input(datamodule) -> np.ndarray:
     return np.asarray(images[:1])
 
 
-def write_history(history: dict[str, list[float]], path: Path) -> None:
-    """Per-epoch metrics as a CSV (epoch, loss, val_auc ...): the training curves DVC plots."""
-    import pandas as pd
-
-    table = pd.DataFrame(history)
-    table.insert(0, "epoch", range(1, len(table) + 1))
-    table.to_csv(path, index=False)
-
-
 def best_validation_metrics(history: dict[str, list[float]]) -> dict[str, float]:
     """The best value of each validation metric over the epochs (lowest for losses)."""
     best = {}
@@ -199,25 +202,32 @@ def report(metrics: dict[str, float], model_path: Path, logger: Logger) -> None:
 # ----------------------------------------------------------------- run lifecycle
 
 
-def start_run(cfg: DictConfig, logger: Logger) -> None:
-    """Open the logger's run, resuming the run of an interrupted identical command."""
-    resume_file = Path(cfg.paths.resume_dir) / "run.json"
+def run_start_arguments(cfg: DictConfig) -> dict[str, Any]:
+    """What the logger's run opens with; an interrupted identical command's run is resumed."""
+    resume_file = Path(cfg.paths.resume_dir) / RUN_FILE
     previous_run = None
     if read_resume_epoch(cfg.paths.resume_dir) and resume_file.is_file():
         previous_run = json.loads(resume_file.read_text()).get("run_id")
-    logger.start(
-        run_name=cfg.run_name or default_run_name(cfg),
-        config=cast(dict, OmegaConf.to_container(cfg, resolve=True)),
-        tags=run_tags(cfg),
-        run_id=previous_run,
-    )
+    return {
+        "run_name": cfg.run_name or default_run_name(cfg),
+        "config": cast(dict, OmegaConf.to_container(cfg, resolve=True)),
+        "tags": run_tags(cfg),
+        "run_id": previous_run,
+    }
+
+
+def record_run_files(cfg: DictConfig, logger: Logger) -> None:
+    """``run.json`` (which run this is) in the resume and output folders; ``config.yaml``.
+
+    The resume folder finds the run again after a crash; the copy in the output folder tells
+    later steps (the DVC register stage, people) which run this was.
+    """
     if logger.run_id:
-        # The resume folder finds this run again after a crash; the copy in the output folder
-        # tells later steps (the DVC register stage, people) which run this was.
         run_info = json.dumps({"run_id": logger.run_id})
+        resume_file = Path(cfg.paths.resume_dir) / RUN_FILE
         resume_file.parent.mkdir(parents=True, exist_ok=True)
         resume_file.write_text(run_info)
-        (Path(cfg.paths.output_dir) / "run.json").write_text(run_info)
+        (Path(cfg.paths.output_dir) / RUN_FILE).write_text(run_info)
     OmegaConf.save(cfg, Path(cfg.paths.output_dir) / "config.yaml", resolve=True)
 
 

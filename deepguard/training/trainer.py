@@ -1,4 +1,4 @@
-"""The generic Lightning-style trainer: fit, validate, test and predict any DeepGuard detector.
+"""The generic Lightning-style trainer: build under, fit and test any DeepGuard detector.
 
 Behaviour is extended with Keras callbacks (conf/callbacks), never with flags tested inside a
 loop; the trainer only decides the phases (frozen backbone, then fine-tuning), compiles, and
@@ -7,18 +7,18 @@ hands the datasets to `keras.Model.fit`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from deepguard.errors import ConfigError
@@ -26,9 +26,10 @@ from deepguard.models.keras_file import normalize_keras_file
 from deepguard.tracking.logger import Logger, NullLogger
 from deepguard.training.callbacks import LoggerBridge
 from deepguard.training.feature_cache import augments_training, fit_head_on_cached_features
-from deepguard.training.runtime import make_strategy
+from deepguard.training.runtime import PRECISIONS, make_strategy, precision_policy
 
 log = logging.getLogger(__name__)
+HISTORY_FILE = "history.csv"  # one row per epoch: the training curves DVC plots
 
 
 @dataclass(frozen=True)
@@ -81,16 +82,39 @@ def read_resume_epoch(backup_dir: str | Path) -> int:
     return int(json.loads(metadata.read_text())["epoch"])
 
 
+def _check_settings(
+    max_epochs: int, accumulate_grad_batches: int, strategy: str, precision: str
+) -> None:
+    """Refuse trainer values that cannot work, before any data is read."""
+    if max_epochs < 1:
+        raise ConfigError(f"trainer.max_epochs must be at least 1, got {max_epochs}")
+    if accumulate_grad_batches < 1:
+        raise ConfigError(
+            f"trainer.accumulate_grad_batches must be at least 1, got {accumulate_grad_batches}"
+        )
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"unknown trainer.precision '{precision}'; available: {', '.join(PRECISIONS)}"
+        )
+    if strategy == "mirrored" and accumulate_grad_batches > 1:
+        raise ConfigError(
+            "trainer.accumulate_grad_batches > 1 does not work with trainer.strategy=mirrored "
+            "(Keras applies accumulated gradients inside a conditional, where replicas cannot "
+            "synchronize); raise data.batch_size instead, since every GPU adds a batch"
+        )
+
+
 class Trainer:
-    """Fits, validates, tests and predicts with a Keras detector.
+    """Builds (`model_scope`), fits and tests a Keras detector.
 
     Args:
         max_epochs: epochs in all, frozen ones included.
         finetune: epochs with a pretrained backbone frozen before fine-tuning.
         finetune_lr_factor: learning-rate multiplier once the backbone is unfrozen.
-        precision: dtype policy the model was built under (see `runtime.precision_policy`).
+        precision: dtype policy models are built under inside `model_scope`
+            (see `runtime.precision_policy`).
         jit_compile: compile train steps with XLA.
-        deterministic: recorded here; applied by `runtime.seed_everything`.
+        deterministic: make every TensorFlow op deterministic (process-wide, from here on).
         gradient_clip_norm: passed to the optimizer as `clipnorm`.
         accumulate_grad_batches: passed to the optimizer as `gradient_accumulation_steps`.
         class_weight: None, "balanced" or a mapping label -> weight.
@@ -103,7 +127,8 @@ class Trainer:
             features (`deepguard.training.feature_cache`).
         callbacks: Keras callbacks (a list, or a mapping name -> callback; None entries dropped).
         logger: the run's Logger.
-        output_dir: where the final `model.keras` is written.
+        output_dir: where the final `model.keras` and ``history.csv`` (one row per epoch,
+            written by `keras.callbacks.CSVLogger`) are written.
 
     Example:
         >>> trainer = Trainer(max_epochs=2, output_dir="outputs/try")  # doctest: +SKIP
@@ -132,24 +157,16 @@ class Trainer:
         logger: Logger | None = None,
         output_dir: str | Path = ".",
     ):
-        if max_epochs < 1:
-            raise ConfigError(f"trainer.max_epochs must be at least 1, got {max_epochs}")
-        if accumulate_grad_batches < 1:
-            raise ConfigError(
-                f"trainer.accumulate_grad_batches must be at least 1, got {accumulate_grad_batches}"
-            )
-        if strategy == "mirrored" and accumulate_grad_batches > 1:
-            raise ConfigError(
-                "trainer.accumulate_grad_batches > 1 does not work with trainer.strategy=mirrored "
-                "(Keras applies accumulated gradients inside a conditional, where replicas cannot "
-                "synchronize); raise data.batch_size instead, since every GPU adds a batch"
-            )
+        _check_settings(max_epochs, accumulate_grad_batches, strategy, precision)
         self.max_epochs = max_epochs
         self.finetune = finetune
         self.finetune_lr_factor = finetune_lr_factor
         self.precision = precision
         self.jit_compile = jit_compile
         self.deterministic = deterministic
+        if deterministic:
+            # Process-wide, as in Lightning: every TensorFlow op from here on is reproducible.
+            tf.config.experimental.enable_op_determinism()
         self.gradient_clip_norm = gradient_clip_norm
         self.accumulate_grad_batches = accumulate_grad_batches
         self.class_weight = class_weight
@@ -170,6 +187,17 @@ class Trainer:
         self.history: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ fit
+
+    @contextlib.contextmanager
+    def model_scope(self) -> Iterator[None]:
+        """Build models inside this: the device strategy's scope, under the precision policy.
+
+        Example:
+            >>> with trainer.model_scope():  # doctest: +SKIP
+            ...     model = build_detector(...)
+        """
+        with self.strategy.scope(), precision_policy(self.precision):
+            yield
 
     def fit(
         self,
@@ -194,55 +222,77 @@ class Trainer:
         Returns:
             The per-epoch history of every logged metric.
         """
-        from deepguard.models import set_backbone_trainable
-
         train_data, val_data = self._fit_datasets(datamodule)
         steps_per_epoch = self._count_batches(train_data)
-        callbacks = [*self.callbacks, *scheduler.callbacks(), LoggerBridge(self.logger)]
+        callbacks = self._fit_callbacks(scheduler)
         class_weight = self._class_weight(datamodule)
         phases = plan_phases(
             self.max_epochs, self.finetune, self.finetune_lr_factor, pretrained, unfreeze_layers
         )
         self._announce_resume()
         for phase in phases:
-            set_backbone_trainable(model, phase.trainable_layers)
-            if phase.trainable_layers == 0 and self._caches_features(datamodule):
-                if self.resume_epoch() >= phase.end_epoch:
-                    continue  # the backup of a later phase restores the whole model
-                history = fit_head_on_cached_features(
-                    model,
-                    train_data,
-                    val_data,
-                    compile_head=functools.partial(
-                        self._compile,
-                        optimizer=optimizer,
-                        scheduler=scheduler,
-                        phase=phase,
-                        steps_per_epoch=steps_per_epoch,
-                    ),
-                    callbacks=callbacks,
-                    batch_size=datamodule.batch_size,
-                    initial_epoch=phase.first_epoch,
-                    epochs=phase.end_epoch,
-                    class_weight=class_weight,
-                    verbose=self.verbose,
-                )
-            else:
-                self._compile(model, optimizer, scheduler, phase, steps_per_epoch)
-                history = model.fit(
-                    train_data,
-                    validation_data=val_data,
-                    initial_epoch=phase.first_epoch,
-                    epochs=phase.end_epoch,
-                    callbacks=callbacks,
-                    class_weight=class_weight,
-                    verbose=self.verbose,
-                )
-            self._extend_history(history.history)
+            compile_phase = functools.partial(
+                self._compile,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                phase=phase,
+                steps_per_epoch=steps_per_epoch,
+            )
+            fit_arguments = {
+                "initial_epoch": phase.first_epoch,
+                "epochs": phase.end_epoch,
+                "callbacks": callbacks,
+                "class_weight": class_weight,
+                "verbose": self.verbose,
+            }
+            history = self._fit_phase(
+                model, phase, datamodule, (train_data, val_data), compile_phase, fit_arguments
+            )
+            if history is not None:
+                self._extend_history(history.history)
             if model.stop_training:
                 break  # early stopping or NaN: no point starting the next phase
         self._clear_backups()
         return self.history
+
+    def _fit_phase(
+        self,
+        model: keras.Model,
+        phase: Phase,
+        datamodule: Any,
+        data: tuple[tf.data.Dataset, tf.data.Dataset],
+        compile_phase: Callable[[keras.Model], None],
+        fit_arguments: dict[str, Any],
+    ) -> keras.callbacks.History | None:
+        """One phase: the head alone on cached backbone features while the backbone is frozen,
+        else `keras.Model.fit`; None when a later phase's backup already covers it."""
+        from deepguard.models import set_backbone_trainable
+
+        set_backbone_trainable(model, phase.trainable_layers)
+        train_data, val_data = data
+        if phase.trainable_layers == 0 and self._caches_features(datamodule):
+            if self.resume_epoch() >= phase.end_epoch:
+                return None  # the backup of a later phase restores the whole model
+            return fit_head_on_cached_features(
+                model,
+                train_data,
+                val_data,
+                compile_head=compile_phase,
+                batch_size=datamodule.batch_size,
+                **fit_arguments,
+            )
+        compile_phase(model)
+        return model.fit(train_data, validation_data=val_data, **fit_arguments)
+
+    def _fit_callbacks(self, scheduler: Any) -> list[keras.callbacks.Callback]:
+        """The configured callbacks, the schedule's, the logger bridge and the epoch CSV."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        history_file = self.output_dir / HISTORY_FILE
+        if not self.resume_epoch():
+            history_file.unlink(missing_ok=True)  # a fresh run starts a fresh table
+        # append=True: the fine-tuning phase (and a resumed run) continue the same table.
+        history = keras.callbacks.CSVLogger(str(history_file), append=True)
+        return [*self.callbacks, *scheduler.callbacks(), LoggerBridge(self.logger), history]
 
     def _caches_features(self, datamodule: Any) -> bool:
         if not self.cache_frozen_features:
@@ -325,12 +375,7 @@ class Trainer:
         for name, values in history.items():
             self.history.setdefault(name, []).extend(float(v) for v in values)
 
-    # ------------------------------------------------- validate, test, predict
-
-    def validate(self, model: keras.Model, datamodule: Any) -> dict[str, float]:
-        """Loss, accuracy and AUC on the validation split."""
-        data = self._limit(datamodule.val_dataset(), self.limit_val_batches)
-        return model.evaluate(data, return_dict=True, verbose=0)
+    # ------------------------------------------------------------------ test
 
     def test(
         self,
@@ -355,11 +400,6 @@ class Trainer:
             limit=limit,
         )
         return result["metrics"]
-
-    def predict(self, model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
-        """Probabilities of fake for every image of a dataset of images (or image, label)."""
-        images = dataset.map(lambda *batch: batch[0])
-        return model.predict(images, verbose=0).reshape(-1)
 
     # ------------------------------------------------------------- helpers
 

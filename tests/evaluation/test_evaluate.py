@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,10 @@ from deepguard.errors import ConfigError, DataError
 from deepguard.evaluation import evaluate_model, run_evaluation
 from deepguard.evaluation.report import REPORT_FILES
 from deepguard.tracking.logger import Logger
+from deepguard.tracking.run_status import RunKilled
+from deepguard.tracking.store import make_client
 
 REPO = Path(__file__).resolve().parents[2]
-GENERATORS_DEV = REPO.parent / "shared" / "data" / "generators-dev"
 
 
 class RecordingLogger(Logger):
@@ -122,6 +124,48 @@ def test_run_evaluation_without_logger_config_explains(model_file, records, tmp_
         run_evaluation(cfg, datamodule=records)
 
 
+class StoppingData:
+    """A DataModule stand-in whose `setup` fails the way `how` says."""
+
+    batch_size = 8
+
+    def __init__(self, how):
+        self.how = how
+
+    def setup(self):
+        if self.how == "exception":
+            raise ValueError("the data went away")
+        os.kill(os.getpid(), signal.SIGTERM if self.how == "sigterm" else signal.SIGINT)
+
+
+@pytest.mark.parametrize(
+    ("how", "raised", "expected"),
+    [
+        ("exception", ValueError, "FAILED"),
+        ("sigterm", RunKilled, "KILLED"),
+        ("ctrl-c", KeyboardInterrupt, "KILLED"),
+    ],
+)
+def test_an_evaluation_run_ends_with_its_status(
+    model_file, tmp_path, tracking_uri, how, raised, expected
+):
+    logger = {
+        "_target_": "deepguard.tracking.mlflow_logger.MLflowLogger",
+        "tracking_uri": tracking_uri,
+    }
+    cfg = evaluate_config(
+        model=str(model_file), out_dir=str(tmp_path / "out"), log_to_mlflow=True, logger=logger
+    )
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(raised):
+        run_evaluation(cfg, datamodule=StoppingData(how))
+    assert signal.getsignal(signal.SIGTERM) is before
+    client = make_client(tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("deepguard").experiment_id])
+    assert run.info.status == expected
+    assert run.data.tags["deepguard.task"] == "evaluate"
+
+
 def run_script(script, *overrides, config_dir=None, cwd):
     command = [sys.executable, str(REPO / "scripts" / script), *overrides]
     if config_dir is not None:
@@ -136,9 +180,11 @@ def run_script(script, *overrides, config_dir=None, cwd):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not GENERATORS_DEV.is_dir(), reason="shared generators-dev data absent")
-def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
-    data = {"_target_": "evaluation_helpers.ManifestData", "root": str(GENERATORS_DEV)}
+def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path, shared_data):
+    data = {
+        "_target_": "evaluation_helpers.ManifestData",
+        "root": str(shared_data / "generators-dev"),
+    }
     done = run_script(
         "evaluate.py",
         f"model={model_file}",
@@ -162,12 +208,10 @@ def test_evaluate_script_prints_tables_on_generators_dev(model_file, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path):
-    if not GENERATORS_DEV.is_dir():
-        pytest.skip("shared generators-dev data absent")
+def test_evaluate_script_with_the_project_datamodule(model_file, tmp_path, shared_data):
     data = {
         "_target_": "deepguard.data.DataModule",
-        "root": str(GENERATORS_DEV),
+        "root": str(shared_data / "generators-dev"),
         "image_size": IMAGE_SIZE,
         "batch_size": 16,
     }

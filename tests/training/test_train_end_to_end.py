@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from deepguard.config.compose import compose_config
+from deepguard.errors import ConfigError
+from deepguard.evaluation import run_evaluation
 from deepguard.training import train
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +32,7 @@ def tiny_synthetic(n_per_class: int = 48) -> list[str]:
     return [f"data.synthetic.n_per_class={n_per_class}", "data.synthetic.image_size=32"]
 
 
-def test_synthetic_run_writes_model_metrics_and_tables(compose_train):
+def test_synthetic_run_writes_model_metrics_tables_and_lineage(compose_train, tmp_path):
     cfg = compose_train(*TINY, *tiny_synthetic())
     metrics = train(cfg)
     out = Path(cfg.paths.output_dir)
@@ -40,6 +44,51 @@ def test_synthetic_run_writes_model_metrics_and_tables(compose_train):
     assert (out / "per_generator.csv").is_file()
     assert (out / "config.yaml").is_file()
     assert "val_auc" in metrics
+    history = pd.read_csv(out / "history.csv")  # keras.callbacks.CSVLogger, one row an epoch
+    assert history["epoch"].tolist() == [0, 1]
+    assert history["val_auc"].max() == pytest.approx(metrics["val_auc"])
+    # run.json says which run this folder holds; the CSV logger's own record is apart
+    record = json.loads((out / "run_record.json").read_text())
+    assert json.loads((out / "run.json").read_text()) == {"run_id": record["run_id"]}
+    assert record["status"] == "FINISHED"
+    check_lineage_guards_evaluation(out, tmp_path)
+
+
+def check_lineage_guards_evaluation(out: Path, root: Path) -> None:
+    """The run recorded its training images; evaluating its own data split differently is
+    refused with the fix, and under its own split no training image is scored."""
+    summary = json.loads((out / "data_summary.json").read_text())
+    train_hashes = set((out / "train_sha256.txt").read_text().split())
+    assert len(train_hashes) == sum(summary["per_split"]["train"].values())
+    assert json.loads((out / "lineage.json").read_text())["split_settings"]["seed"] == 42
+
+    def evaluate(*overrides):
+        cfg = compose_config(
+            REPO_ROOT / "conf",
+            "evaluate",
+            [
+                f"model={out / 'model.keras'}",
+                "data.image_size=32",
+                "robustness=false",
+                *tiny_synthetic(),
+                *overrides,
+            ],
+            root,
+            output_dir=root / "evaluation",
+        )
+        return run_evaluation(cfg)
+
+    with pytest.raises(ConfigError, match=re.escape("seed=42 data.val_fraction=0.15")):
+        evaluate("seed=7")
+    result = evaluate("seed=42")
+    info = json.loads((root / "evaluation" / "model.json").read_text())
+    assert info["training_lineage"] == {
+        "checked": True,
+        "source": str(out),
+        "overlap": 0,
+        "policy": "exclude",
+    }
+    assert result["metrics"]["n_samples"] == sum(summary["per_split"]["test"].values())
 
 
 def write_face_folder(source: Path, target: Path, per_class: int) -> None:
