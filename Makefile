@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params data app serve mlflow-ui clean
+.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params lock check-lock data app serve mlflow-ui clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -52,6 +52,13 @@ pipeline: $(STAMP) ## dvc repro: ingest, prepare, spectra, train, evaluate, regi
 
 params: $(STAMP) ## recompose params.yaml from conf/pipeline.yaml (as `dvc exp run` does)
 	$(BIN)/python -c "import os; from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'pipeline', '.', [])"
+
+lock: params ## after code or config changes: rerun the stages they affect, rewrite dvc.lock, check it
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro $(ARGS)
+	$(BIN)/python .ci/check_dvc_lock
+
+check-lock: $(STAMP) ## fail when dvc.lock's code, parameter or command hashes differ from the tree
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python .ci/check_dvc_lock
 
 app: $(STAMP) ## the Streamlit app on http://127.0.0.1:8501
 	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false $(ARGS)

@@ -20,18 +20,29 @@ family leaving the artifact the frequency-analysis literature documents:
 
 Both classes draw their content, colours and noise from the same distributions and every
 step keeps the mean colour, so colour statistics cannot tell them apart: a detector has to
-find the artifacts. Output: ``root/{real,fake}/*.png``, ``root/manifest.csv``
-(``path,label,generator``; splits are left to content hashing) and ``root/synthetic.json``
-with the parameters. Same parameters, same bytes.
+find the artifacts.
+
+A `SyntheticDifficulty` sets how much of a generator's trace survives: a fake keeps
+``artifact_strength`` of the difference between the generator's output and a clean rendering
+of the same scene, and every image, real or fake, may then be down-scaled and scaled back and
+re-compressed as JPEG, as photographs shared online are. Both wash out exactly the
+high-frequency evidence the families leave, so the default leaves room between weak and strong
+detectors (docs/data.md has the measured figures).
+
+Output: ``root/{real,fake}/*.png``, ``root/manifest.csv`` (``path,label,generator``; splits
+are left to content hashing) and ``root/synthetic.json`` with the parameters. Same
+parameters, same bytes.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +59,82 @@ UPSAMPLING_FAMILIES = ("transposed_conv", "upsample_nearest", "upsample_bilinear
 REAL_GENERATOR = "real"
 PARAMS_FILE = "synthetic.json"
 # Bump when the images a given set of parameters produces change, so old sets regenerate.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# The random stream of the post-processing draws, apart from the scene's: the same scene
+# whatever the post-processing.
+POST_PROCESSING_STREAM = 1
+
+
+def _is_range(values: tuple, low: float, high: float) -> bool:
+    # The low end is open for the resize scale (0 would be no image), closed for JPEG quality.
+    return len(values) == 2 and low <= values[0] <= values[1] <= high and values[0] > 0
+
+
+@dataclass(frozen=True)
+class SyntheticDifficulty:
+    """How hard the synthetic fakes are to tell from the reals.
+
+    Attributes:
+        artifact_strength: share of a generator's trace a fake keeps, in [0, 1]: the fake is
+            ``clean + artifact_strength * (generated - clean)``, where ``clean`` is the same
+            scene rendered as a real image. 1: the full trace, 0: fakes are real images.
+        resize_prob: probability that an image (real or fake) is down-scaled and scaled
+            back to its size (bilinear down, bicubic up), in [0, 1].
+        resize_scale: range of the down-scaling factor, drawn uniformly, in (0, 1].
+        jpeg_prob: probability that an image (real or fake) is re-compressed as JPEG.
+        jpeg_quality: range of the JPEG quality, both inclusive, in [1, 100].
+
+    Example:
+        >>> generate_synthetic("data/hard", difficulty={"artifact_strength": 0.3})
+        ... # doctest: +SKIP
+    """
+
+    artifact_strength: float = 0.6
+    resize_prob: float = 0.5
+    resize_scale: tuple[float, float] = (0.5, 0.9)
+    jpeg_prob: float = 0.5
+    jpeg_quality: tuple[int, int] = (60, 95)
+
+    def __post_init__(self) -> None:
+        # YAML gives lists; the dataclass is frozen, hence object.__setattr__.
+        object.__setattr__(self, "resize_scale", tuple(float(v) for v in self.resize_scale))
+        object.__setattr__(self, "jpeg_quality", tuple(int(v) for v in self.jpeg_quality))
+        checks = [
+            ("artifact_strength", 0.0 <= self.artifact_strength <= 1.0, "a number in [0, 1]"),
+            ("resize_prob", 0.0 <= self.resize_prob <= 1.0, "a probability in [0, 1]"),
+            ("jpeg_prob", 0.0 <= self.jpeg_prob <= 1.0, "a probability in [0, 1]"),
+            ("resize_scale", _is_range(self.resize_scale, 0.0, 1.0), "[low, high] in (0, 1]"),
+            ("jpeg_quality", _is_range(self.jpeg_quality, 1, 100), "[low, high] in [1, 100]"),
+        ]
+        for name, valid, expected in checks:
+            if not valid:
+                raise DataError(
+                    f"synthetic difficulty.{name} must be {expected}; got {getattr(self, name)}; "
+                    f"fix data.synthetic.difficulty.{name}"
+                )
+
+    @classmethod
+    def of(cls, value: SyntheticDifficulty | Mapping | None) -> SyntheticDifficulty:
+        """A difficulty from itself, a mapping of some of its fields (null: default) or None.
+
+        Raises:
+            DataError: a key that is not a field, or a value out of range.
+        """
+        if isinstance(value, SyntheticDifficulty):
+            return value
+        given = {key: v for key, v in dict(value or {}).items() if v is not None}
+        names = [field.name for field in fields(cls)]
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise DataError(
+                f"unknown synthetic difficulty setting(s) {unknown}; available: {names}"
+            )
+        return cls(**given)
+
+
+# The full generator trace and no post-processing: every artifact as the family makes it
+# (the set as it was before difficulty settings existed).
+EASIEST = SyntheticDifficulty(artifact_strength=1.0, resize_prob=0.0, jpeg_prob=0.0)
 
 
 def _dead_leaves(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -169,8 +255,29 @@ def _finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
 
 
+def _post_process(image: np.ndarray, rng: np.random.Generator, difficulty: SyntheticDifficulty):
+    """Down-scale and scale back, then JPEG, each with its probability: what sharing does."""
+    picture = Image.fromarray(image)
+    size = picture.size
+    if rng.uniform() < difficulty.resize_prob:
+        side = max(8, round(size[0] * rng.uniform(*difficulty.resize_scale)))
+        small = picture.resize((side, side), Image.Resampling.BILINEAR)
+        picture = small.resize(size, Image.Resampling.BICUBIC)
+    if rng.uniform() < difficulty.jpeg_prob:
+        low, high = difficulty.jpeg_quality
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=int(rng.integers(low, high + 1)))
+        picture = Image.open(buffer).convert("RGB")
+    return np.asarray(picture, dtype=np.uint8)
+
+
 def synthetic_image(
-    label: int, index: int, image_size: int, seed: int, family: str | None = None
+    label: int,
+    index: int,
+    image_size: int,
+    seed: int,
+    family: str | None = None,
+    difficulty: SyntheticDifficulty | Mapping | None = None,
 ) -> np.ndarray:
     """One image of the synthetic set as uint8 ``(image_size, image_size, 3)``.
 
@@ -180,24 +287,38 @@ def synthetic_image(
         image_size: output side in pixels (a multiple of 4).
         seed: the dataset seed.
         family: the generator family of a fake.
+        difficulty: a `SyntheticDifficulty` or a mapping of its fields; None: the default.
     """
+    difficulty = SyntheticDifficulty.of(difficulty)
     rng = np.random.default_rng([seed, label, index])
     scene = _dead_leaves(rng, image_size * 2)
-    if label == 0:
-        image = _downsample(scene, 2)
-    else:
-        image = _fake(family or FAMILIES[0], scene, rng, family_kernels(seed))
-    return _finish(image, rng)
+    image = _downsample(scene, 2)  # the clean rendering: what a real image of this scene is
+    if label == 1:
+        generated = _fake(family or FAMILIES[0], scene, rng, family_kernels(seed))
+        image = image + difficulty.artifact_strength * (generated - image)
+    post_rng = np.random.default_rng([seed, label, index, POST_PROCESSING_STREAM])
+    return _post_process(_finish(image, rng), post_rng, difficulty)
 
 
-def _params(n_per_class: int, image_size: int, seed: int, families: Sequence[str]) -> dict:
+def _params(
+    n_per_class: int,
+    image_size: int,
+    seed: int,
+    families: Sequence[str],
+    difficulty: SyntheticDifficulty,
+) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "n_per_class": int(n_per_class),
         "image_size": int(image_size),
         "seed": int(seed),
         "families": list(families),
+        "difficulty": {key: _plain(value) for key, value in asdict(difficulty).items()},
     }
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _existing_params(root: Path) -> dict | None:
@@ -213,6 +334,7 @@ def generate_synthetic(
     image_size: int = 64,
     seed: int = 0,
     families: Sequence[str] = FAMILIES,
+    difficulty: SyntheticDifficulty | Mapping | None = None,
 ) -> Path:
     """Write the synthetic dataset to `root`, unless it already holds this exact one.
 
@@ -222,6 +344,8 @@ def generate_synthetic(
         image_size: side of the square PNGs in pixels, a multiple of 4.
         seed: fixes every pixel; the same parameters give the same bytes.
         families: generator families to simulate, a subset of `FAMILIES`.
+        difficulty: a `SyntheticDifficulty`, or a mapping of some of its fields (the others, and
+            null values, keep their defaults); None: the default difficulty.
 
     Returns:
         The path of ``root/manifest.csv``.
@@ -240,7 +364,7 @@ def generate_synthetic(
         )
     if n_per_class < 1:
         raise DataError(f"synthetic n_per_class must be at least 1; got {n_per_class}")
-    params = _params(n_per_class, image_size, seed, families)
+    params = _params(n_per_class, image_size, seed, families, SyntheticDifficulty.of(difficulty))
     if _existing_params(root) == params and (root / "manifest.csv").is_file():
         return root / "manifest.csv"
     if root.exists() and any(root.iterdir()) and _existing_params(root) is None:
@@ -263,16 +387,17 @@ def _write(folder: Path, params: dict) -> None:
     (folder / "real").mkdir(parents=True)
     (folder / "fake").mkdir()
     size, seed, families = params["image_size"], params["seed"], params["families"]
+    difficulty = SyntheticDifficulty.of(params["difficulty"])
     rows = []
     for index in range(params["n_per_class"]):
         name = f"real/real_{index:05d}.png"
-        image = synthetic_image(0, index, size, seed)
+        image = synthetic_image(0, index, size, seed, difficulty=difficulty)
         Image.fromarray(image).save(folder / name, format="PNG", compress_level=6)
         rows.append((name, 0, REAL_GENERATOR))
     for index in range(params["n_per_class"]):
         family = families[index % len(families)]
         name = f"fake/{family}_{index:05d}.png"
-        image = synthetic_image(1, index, size, seed, family)
+        image = synthetic_image(1, index, size, seed, family, difficulty)
         Image.fromarray(image).save(folder / name, format="PNG", compress_level=6)
         rows.append((name, 1, family))
     manifest = pd.DataFrame(rows, columns=["path", "label", "generator"])

@@ -188,7 +188,11 @@ def _fingerprint(kind: str, source: str, sha256: str | None, synthetic: dict | N
     archive), else a hash of the folder listing or of the generator's parameters."""
     expected = sha256.strip().lower() if sha256 else None
     if kind == "synthetic":
-        return hashlib.sha256(json.dumps(synthetic or {}, sort_keys=True).encode()).hexdigest()
+        from deepguard.data.synthetic import FORMAT_VERSION
+
+        # The generator's format version too: a new generator makes new images of old params.
+        described = {"format_version": FORMAT_VERSION, **(synthetic or {})}
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
     if kind == "folder":
         return _folder_fingerprint(Path(source).expanduser())
     if kind == "url":

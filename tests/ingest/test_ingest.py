@@ -205,6 +205,7 @@ def test_synthetic_source_passes_its_parameters_to_the_generator(tmp_path, monke
     # Stands in for deepguard.data.synthetic so this test does not depend on it.
     module = types.ModuleType("deepguard.data.synthetic")
     module.generate_synthetic = generate_synthetic
+    module.FORMAT_VERSION = 1
     monkeypatch.setitem(sys.modules, "deepguard.data.synthetic", module)
     params = {"n_per_class": 2, "image_size": 32, "seed": 0, "families": ["gan_upsample"]}
     dest = tmp_path / "raw"
@@ -213,9 +214,15 @@ def test_synthetic_source_passes_its_parameters_to_the_generator(tmp_path, monke
     assert not ingest("synthetic", dest, synthetic={**params, "seed": 1}, progress=False).skipped
     # null means "the generator's default", not None passed through.
     ingest("synthetic", dest, synthetic={**params, "families": None}, progress=False)
+    # A new generator version makes new images from the same parameters: ingest again.
+    module.FORMAT_VERSION = 2
+    assert not ingest(
+        "synthetic", dest, synthetic={**params, "families": None}, progress=False
+    ).skipped
     assert calls == [
         (2, 32, 0, ["gan_upsample"]),
         (2, 32, 1, ["gan_upsample"]),
+        (2, 32, 0, ("all",)),
         (2, 32, 0, ("all",)),
     ]
 

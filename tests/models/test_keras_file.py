@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -12,13 +13,20 @@ from deepguard.models.keras_file import normalize_keras_file
 from deepguard.tracking.loading import load_keras_file
 
 
-def resave_at(source, target, when: tuple, date_saved: str) -> None:
-    """Copy a .keras archive as if Keras had written it at another time."""
+def resave_at(source, target, when: tuple, date_saved: str, address_shift: int) -> None:
+    """Copy a .keras archive as if another process had written it at another time."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
         for info in original.infolist():
             data = original.read(info)
             if info.filename == "metadata.json":
                 data = json.dumps({**json.loads(data), "date_saved": date_saved}).encode()
+            if info.filename == "config.json":
+                # Shared objects are numbered by memory address: another process, other ids.
+                data = re.sub(
+                    rb'"shared_object_id": (\d+)',
+                    lambda match: b'"shared_object_id": %d' % (int(match[1]) + address_shift),
+                    data,
+                )
             copy.writestr(zipfile.ZipInfo(info.filename, date_time=when), data)
 
 
@@ -30,8 +38,9 @@ def test_same_weights_saved_at_two_times_give_the_same_bytes_and_load(tmp_path):
         image_size=32,
     )
     model.save(tmp_path / "saved.keras")
-    resave_at(tmp_path / "saved.keras", tmp_path / "a.keras", (2024, 1, 2, 3, 4, 5), "2024-01-02")
-    resave_at(tmp_path / "saved.keras", tmp_path / "b.keras", (2031, 6, 7, 8, 9, 10), "2031-06-07")
+    assert b'"shared_object_id"' in zipfile.ZipFile(tmp_path / "saved.keras").read("config.json")
+    resave_at(tmp_path / "saved.keras", tmp_path / "a.keras", (2024, 1, 2, 3, 4, 5), "2024", 0)
+    resave_at(tmp_path / "saved.keras", tmp_path / "b.keras", (2031, 6, 7, 8, 9, 10), "2031", 4096)
     assert (tmp_path / "a.keras").read_bytes() != (tmp_path / "b.keras").read_bytes()
 
     normalize_keras_file(tmp_path / "a.keras")

@@ -28,9 +28,11 @@ def test_transposed_convolution_peaks_at_nyquist(synthetic_spectra):
     stats, _ = synthetic_spectra
     spectrum, profile = stats.difference("transposed_conv")
     # Zero insertion + an uneven 4x4 kernel: a checkerboard, i.e. energy at 0.5 cycles/pixel
-    # on both axes and on the diagonal corner.
+    # on both axes and on the diagonal corner. The default difficulty keeps 0.6 of the trace
+    # and down-scales or JPEG-compresses half the images, so the peaks are lower than the full
+    # trace's (tests/data/test_synthetic.py) but still stand out by e^2, over 7x the power.
     for frequency in NYQUIST:
-        assert prominence(spectrum, *frequency) > 3.0, frequency
+        assert prominence(spectrum, *frequency) > 2.0, frequency
     for frequency in CONTROLS:
         assert abs(prominence(spectrum, *frequency)) < 1.0, frequency
     # In 1D, the fake-minus-real difference climbs over the last quarter of the band.
