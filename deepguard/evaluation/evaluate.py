@@ -21,7 +21,7 @@ from deepguard.evaluation.report import (
     write_report,
 )
 from deepguard.evaluation.robustness import robustness_table
-from deepguard.images import Region, whole_image
+from deepguard.images import whole_image
 from deepguard.tracking.lineage import (
     TrainingLineage,
     check_split_matches,
@@ -82,6 +82,7 @@ def evaluate_model(
     logger=None,
     batch_size: int | None = None,
     limit: int | None = None,
+    loader=None,
 ) -> dict[str, Any]:
     """Score one split and write the full report into `out_dir`.
 
@@ -102,6 +103,9 @@ def evaluate_model(
             `robustness_*` metrics and the report folder.
         batch_size: images per batch (the datamodule's, else 32).
         limit: score at most this many images (a seeded sample), for quick tries.
+        loader: the `DataModule` whose region (each file's face crop) and synthesized fakes
+            the images go through; `datamodule` itself when it is one. Without one, files
+            are scored whole.
 
     Returns:
         ``{"metrics": dict, "per_generator": DataFrame, "robustness": DataFrame | None,
@@ -113,8 +117,9 @@ def evaluate_model(
     records = split_records(datamodule, split, limit)
     batch_size = batch_size or getattr(datamodule, "batch_size", None) or 32
     log.info("scoring %d %s images at %d px", len(records), split, model_image_size(model))
-    # A DataModule's region step (the whole image, or a face crop) applies here too.
-    scored = score_records(model, records, batch_size, getattr(datamodule, "region", whole_image))
+    if loader is None and hasattr(datamodule, "records_dataset"):
+        loader = datamodule
+    scored = score_records(model, records, batch_size, loader)
     result = write_scores(records, scored, threshold, out_dir)
     metrics = result["metrics"]
     tracked = {f"{split}_{name}": value for name, value in metrics.items()}
@@ -130,18 +135,16 @@ def evaluate_model(
 
 @dataclass(frozen=True)
 class ScoredRecords:
-    """The probabilities of fake of some records, and the region step that chose their pixels."""
+    """The probabilities of fake of some records, and the loader that made their pixels."""
 
     probabilities: np.ndarray
-    region: Region
+    loader: Any  # a DataModule (its face crops and synthesized fakes), or None: whole files
 
 
-def score_records(model, records: pd.DataFrame, batch_size: int, region: Region) -> ScoredRecords:
+def score_records(model, records: pd.DataFrame, batch_size: int, loader=None) -> ScoredRecords:
     """Probabilities of fake for every record, in order, streamed batch by batch."""
-    batches = make_dataset(
-        records["path"], image_size=model_image_size(model), batch_size=batch_size, region=region
-    )
-    return ScoredRecords(predict_probabilities(model, batches), region)
+    batches = scoring_batches(records, model_image_size(model), batch_size, loader)
+    return ScoredRecords(predict_probabilities(model, batches), loader)
 
 
 def write_scores(
@@ -175,14 +178,15 @@ def write_robustness(
     out_dir: Path,
 ) -> pd.DataFrame:
     """The robustness table of the records, written as ``robustness.csv`` and ``.json``."""
+    files = file_rows(records)
     table = robustness_table(
         model,
-        records["path"],
-        records["label"].astype(int).to_numpy(),
+        records.loc[files, "path"],
+        records["label"].astype(int).to_numpy()[files],
         threshold,
         batch_size,
-        clean_probabilities=scored.probabilities,
-        region=scored.region,
+        clean_probabilities=scored.probabilities[files],
+        region=whole_image if scored.loader is None else scored.loader.loader_region,
     )
     table.to_csv(out_dir / "robustness.csv", index=False)
     write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
@@ -206,6 +210,30 @@ def log_report(logger, tracked: dict[str, float], out_dir: Path) -> None:
     for name in (*REPORT_FILES, *ROBUSTNESS_FILES, OVERLAP_FILE, "model.json"):
         if (out_dir / name).is_file():
             logger.log_artifact(out_dir / name, artifact_path="evaluation")
+
+
+def scoring_batches(records: pd.DataFrame, image_size: int, batch_size: int, loader=None):
+    """Batches of the records' model inputs, in order: through `loader` (a `DataModule`:
+    its face crops and synthesized fakes) when given, else the whole files."""
+    if loader is None:
+        return make_dataset(records["path"], image_size=image_size, batch_size=batch_size)
+    return loader.records_dataset(records, image_size=image_size, batch_size=batch_size)
+
+
+def file_rows(records: pd.DataFrame) -> np.ndarray:
+    """Which records are files as they are (not virtual fakes made from them).
+
+    Robustness perturbs files; a synthesized fake has no file of its own to perturb, so its
+    rows are left out of the robustness table (and said so in the log).
+    """
+    synthetic = records.get("synthetic", pd.Series(False, index=records.index))
+    files = ~synthetic.to_numpy(dtype=bool)
+    if not files.all():
+        log.info(
+            "robustness leaves out the %d synthesized fakes: they have no file to perturb",
+            int((~files).sum()),
+        )
+    return files
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -244,8 +272,15 @@ def resolve_threshold(threshold: float | None, metadata: dict[str, Any]) -> floa
     return float(metadata.get("threshold", 0.5))
 
 
-def build_datamodule(data_cfg, image_size: int):
-    """Instantiate the data config (a `_target_` node), at the model's input size."""
+def build_datamodule(data_cfg, image_size: int, faces=None, fakes=None):
+    """Instantiate the data config (a `_target_` node), at the model's input size.
+
+    Args:
+        data_cfg: a `conf/data` node.
+        image_size: the model's input side in pixels.
+        faces: the `FaceSettings` to crop with (the model's recorded ones, or chosen).
+        fakes: a `FakeSynthesizer` whose fakes join the scored split, or None.
+    """
     from hydra.utils import instantiate
 
     if "_target_" not in data_cfg:
@@ -253,8 +288,26 @@ def build_datamodule(data_cfg, image_size: int):
             "the data config has no `_target_`; pick a data group such as data=folder "
             "(conf/data/*.yaml)"
         )
-    overrides = {"image_size": image_size} if "image_size" in data_cfg else {}
+    overrides: dict[str, Any] = {"image_size": image_size} if "image_size" in data_cfg else {}
+    if faces is not None:
+        overrides["faces"] = faces.to_dict()  # a dataclass here would be read as a config
+    if fakes is not None:
+        overrides["fakes"] = fakes
     return instantiate(data_cfg, **overrides)
+
+
+def scoring_inputs(cfg, metadata: dict[str, Any]):
+    """The faces settings (`faces=` if given, else the model's recorded ones) and the
+    `fakes` group's synthesizer (None without one) an evaluation scores with."""
+    from hydra.utils import instantiate
+
+    from deepguard.faces import scoring_face_settings
+
+    faces = scoring_face_settings(cfg.get("faces"), metadata, cfg.get("faces_cache"))
+    source = "chosen (faces=)" if cfg.get("faces") is not None else "the model's"
+    log.info("faces: %s settings, %s", source, faces.to_dict() if faces.enabled else "whole images")
+    fakes = instantiate(cfg.fakes, _convert_="all") if cfg.get("fakes") else None
+    return faces, fakes
 
 
 def build_logger(cfg):
@@ -387,7 +440,8 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     }
     with tracked_run(logger, **start):  # FINISHED, FAILED or KILLED (SIGTERM, Ctrl-C), once
         if datamodule is None:
-            datamodule = build_datamodule(cfg.data, loaded.image_size)
+            faces, fakes = scoring_inputs(cfg, loaded.metadata)
+            datamodule = build_datamodule(cfg.data, loaded.image_size, faces, fakes)
         result = evaluate_checked(cfg, loaded, datamodule, threshold, logger, tracking_uri)
     log.info("%s\n\n%s", format_result(result), logger.describe())
     return result
@@ -412,6 +466,7 @@ def evaluate_checked(cfg, loaded, datamodule, threshold: float, logger, tracking
         logger=logger,
         batch_size=cfg.get("batch_size") or getattr(datamodule, "batch_size", None),
         limit=cfg.get("limit"),
+        loader=datamodule if hasattr(datamodule, "records_dataset") else None,
     )
     if hasattr(datamodule, "digest"):
         # Lineage: which images were scored (the DataModule's content digest).

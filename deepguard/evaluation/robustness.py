@@ -19,7 +19,7 @@ import tensorflow as tf
 from deepguard.data.pipeline import Perturbation, make_dataset
 from deepguard.evaluation.inputs import model_image_size, predict_probabilities
 from deepguard.evaluation.metrics import compute_metrics
-from deepguard.images import Region, whole_image
+from deepguard.images import FileRegions, Region, whole_image
 
 
 def jpeg(quality: int) -> Perturbation:
@@ -143,7 +143,7 @@ def robustness_table(
     batch_size: int = 32,
     perturbations: Sequence[PerturbationSpec] = DEFAULT_PERTURBATIONS,
     clean_probabilities: np.ndarray | None = None,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
 ) -> pd.DataFrame:
     """Accuracy, ROC AUC and AP on the clean images and after each perturbation.
 
@@ -154,7 +154,8 @@ def robustness_table(
         batch_size: images per batch; only one batch of pixels is in memory at a time.
         perturbations: the rows to compute, `DEFAULT_PERTURBATIONS` by default.
         clean_probabilities: the clean scores if already computed (saves one pass).
-        region: the part of each image the model sees; perturbed after this step.
+        region: the part of each image the model sees (each file's face crop with faces
+            on); the perturbation applies to it, before the resize.
 
     Returns:
         One row for `clean` and one per perturbation, with columns perturbation, parameter,
