@@ -137,10 +137,10 @@ def test_wrong_type_fails_before_any_work(compose_train):
 
 @pytest.mark.parametrize("choice", choices("suite"))
 def test_every_evaluation_suite_composes_and_names_readable_datasets(choice, tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+
     from deepguard.config.compose import compose_config
     from deepguard.evaluation.generalization import check_suite
-
-    from hydra.core.hydra_config import HydraConfig
 
     cfg = compose_config(CONF, "evaluate", [f"suite={choice}", "model=m.keras"], tmp_path)
     try:
