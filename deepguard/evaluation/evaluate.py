@@ -329,6 +329,10 @@ def check_config(cfg) -> None:
     """Fail on a wrong value before the model or the data is loaded."""
     if cfg.split not in SPLITS:
         raise ConfigError(f"unknown split '{cfg.split}'; available: {', '.join(SPLITS)}")
+    if cfg.get("suite"):
+        from deepguard.evaluation.generalization import check_suite
+
+        check_suite(cfg.suite)
     threshold = cfg.get("threshold")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"threshold must be a probability in [0, 1] or null; got {threshold}")
@@ -379,9 +383,11 @@ def records_to_score(
             "no training lineage found for this model (lineage.json beside it, or in its "
             "MLflow run): cannot check that none of its training images is scored"
         )
-        return datamodule, {"checked": False}
-    records = split_records(datamodule, split)  # sets a DataModule up
-    if not isinstance(datamodule, pd.DataFrame):
+        return (_records_of(datamodule, split) if split == "all" else datamodule), {
+            "checked": False
+        }
+    records = _records_of(datamodule, split)
+    if split != "all" and not isinstance(datamodule, pd.DataFrame):
         check_split_matches(lineage, datamodule)
     overlap = training_overlap(records, lineage)
     facts = {"checked": True, "source": lineage.source, "overlap": len(overlap), "policy": policy}
@@ -406,6 +412,16 @@ def records_to_score(
     if kept.empty:
         raise DataError(f"{message}: every image is a training image; evaluate on other data")
     return kept, facts
+
+
+def _records_of(datamodule, split: str) -> pd.DataFrame:
+    """The records of `split`, or of every split for ``all`` (a suite's evaluation-only data)."""
+    if split != "all":
+        return split_records(datamodule, split)  # sets a DataModule up
+    if isinstance(datamodule, pd.DataFrame):
+        return datamodule.reset_index(drop=True)
+    datamodule.setup()
+    return datamodule.records.reset_index(drop=True)
 
 
 def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
@@ -439,6 +455,12 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
         },
     }
     with tracked_run(logger, **start):  # FINISHED, FAILED or KILLED (SIGTERM, Ctrl-C), once
+        if cfg.get("suite"):
+            from deepguard.evaluation.suite import evaluate_suite, format_suite
+
+            result = evaluate_suite(cfg, loaded, threshold, logger, tracking_uri)
+            log.info("%s\n\n%s", format_suite(result), logger.describe())
+            return result
         if datamodule is None:
             faces, fakes = scoring_inputs(cfg, loaded.metadata)
             datamodule = build_datamodule(cfg.data, loaded.image_size, faces, fakes)

@@ -135,7 +135,7 @@ def _typed(metadata: dict[str, Any]) -> dict[str, Any]:
         try:
             if key == "image_size":
                 typed[key] = int(value)
-            elif key == "threshold" or key.startswith("test_"):
+            elif key == "threshold" or key.startswith(("test_", "suite_")):
                 typed[key] = float(value)
         except (TypeError, ValueError):
             pass  # keep what was recorded
@@ -162,7 +162,9 @@ def _resolve_run(client: Any, uri: str) -> tuple[str, str, dict[str, Any]]:
 
 def _run_metadata(client: Any, run_id: str, run: Any = None) -> dict[str, Any]:
     run = run or client.get_run(run_id)
-    metadata: dict[str, Any] = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
+    metadata: dict[str, Any] = {
+        k: v for k, v in run.data.metrics.items() if k.startswith(("test_", "suite_"))
+    }
     params, tags = run.data.params, run.data.tags
     for key, candidates in {
         "backbone": ("backbone.name",),

@@ -323,3 +323,34 @@ def _write_signature(folder: Path, input_example: Any) -> None:
     signature.outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, 1), name="p_fake")])
     (folder / "signature.json").write_text(json.dumps(signature.to_dict(), indent=2))
     np.save(folder / "input_example.npy", example, allow_pickle=False)
+
+
+def annotate_run(
+    run_id: str,
+    tracking_uri: str | None,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    files: list[Path],
+    artifact_path: str,
+) -> bool:
+    """Add metrics, tags and files to an existing (usually finished) run, e.g. a model's run
+    after a later evaluation. Returns False, with a warning, when the run is not in the store.
+    """
+    from mlflow.entities import Metric, RunTag
+    from mlflow.exceptions import MlflowException
+
+    client = make_client(resolve_tracking_uri(tracking_uri))
+    now_ms = int(time.time() * 1000)
+    finite = {name: float(v) for name, v in metrics.items() if math.isfinite(float(v))}
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(sanitize_metric_name(k), v, now_ms, 0) for k, v in finite.items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
+        for path in files:
+            client.log_artifact(run_id, str(path), artifact_path)
+    except MlflowException as error:
+        log.warning("could not record on run %s in %s: %s", run_id, client.tracking_uri, error)
+        return False
+    return True

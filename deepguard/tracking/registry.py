@@ -35,20 +35,33 @@ VERSION_SHA256_TAG = "model_sha256"
 VERSION_DIGEST_TAG = "data_digest"
 
 
+# Metrics a version is compared on: the test metrics, and the means of evaluation suites.
+PROMOTION_PREFIXES = ("test_", "suite_")
+SUITE_DIGEST_TAG = "deepguard.suite_digest"
+
+
 def metric_key(metric: str) -> str:
-    """The run metric a registry metric names: ``roc_auc`` -> ``test_roc_auc``."""
-    return metric if metric.startswith("test_") else f"test_{metric}"
+    """The run metric a registry metric names: ``roc_auc`` -> ``test_roc_auc``; suite means
+    (``suite_<name>_mean_roc_auc``) are taken as they are."""
+    return metric if metric.startswith(PROMOTION_PREFIXES) else f"test_{metric}"
 
 
-def _eval_digest(run: Any) -> str | None:
+def _eval_digest(run: Any, key: str = "") -> str | None:
+    """The digest of the data `key` was measured on: a suite's digest for a suite mean, the
+    test data's otherwise."""
     tags = run.data.tags
+    if key.startswith("suite_") and "_mean_" in key:
+        suite = key.removeprefix("suite_").rsplit("_mean_", 1)[0]
+        return tags.get(f"{SUITE_DIGEST_TAG}.{suite}")
     return tags.get(f"{DATA_DIGEST_TAG}.test") or tags.get(DATA_DIGEST_TAG)
 
 
 def _version_tags(run: Any, eval_digest: str | None) -> dict[str, str]:
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
     version_tags = {
-        f"{key}": f"{value:.6g}" for key, value in metrics.items() if key.startswith("test_")
+        f"{key}": f"{value:.6g}"
+        for key, value in metrics.items()
+        if key.startswith(PROMOTION_PREFIXES)
     }
     version_tags["run_id"] = run.info.run_id
     version_tags[VERSION_SHA256_TAG] = tags[MODEL_SHA256_TAG]
@@ -110,7 +123,7 @@ def register_model(
             f"{', '.join(sorted(run.data.metrics)) or 'none'}; "
             "pick metric=<one of them> or force=true"
         )
-    eval_digest = eval_digest or _eval_digest(run)
+    eval_digest = eval_digest or _eval_digest(run, key)
     champion = _champion_of(client, name)
     source = f"{run.info.artifact_uri}/{MODEL_ARTIFACT_DIR}"
     tags = _version_tags(run, eval_digest)

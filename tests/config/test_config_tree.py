@@ -133,3 +133,21 @@ def test_misspelt_key_fails_before_any_work(compose_train):
 def test_wrong_type_fails_before_any_work(compose_train):
     with pytest.raises(ConfigCompositionException, match="max_epochs"):
         compose_train("trainer.max_epochs=five")
+
+
+@pytest.mark.parametrize("choice", choices("suite"))
+def test_every_evaluation_suite_composes_and_names_readable_datasets(choice, tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+
+    from deepguard.config.compose import compose_config
+    from deepguard.evaluation.generalization import check_suite
+
+    cfg = compose_config(CONF, "evaluate", [f"suite={choice}", "model=m.keras"], tmp_path)
+    try:
+        check_suite(cfg.suite)
+        suite = OmegaConf.to_container(cfg.suite, resolve=True)
+    finally:
+        HydraConfig.instance().cfg = None  # later tests must see no Hydra context
+    assert suite["name"] == choice
+    for name, dataset in suite["datasets"].items():
+        assert Path(dataset["root"]).is_absolute(), name
