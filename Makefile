@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params lock check-lock data app serve mlflow-ui clean
+.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params lock check-lock data app serve mlflow-ui tracking-server clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ serve: $(STAMP) ## the REST API (gunicorn) for the champion on http://127.0.0.1:
 
 mlflow-ui: $(STAMP) ## browse runs and the registry on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+tracking-server: $(STAMP) ## a shared MLflow server on http://127.0.0.1:5000: PostgreSQL if installed, else SQLite
+	$(BIN)/python scripts/tracking_server.py $(ARGS)
 
 bench-detection: $(STAMP) ## detection quality and time on the developers' real faces
 	$(BIN)/python bench/bench_detection.py $(ARGS)

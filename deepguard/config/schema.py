@@ -28,6 +28,8 @@ class TrainerConfig:
     accumulate_grad_batches: int = 1
     class_weight: Any = None
     strategy: str = "auto"
+    multi_worker_port: int = 12345
+    multi_worker_timeout_s: float | None = 600.0
     limit_train_batches: int | None = None
     limit_val_batches: int | None = None
     limit_test_batches: int | None = None

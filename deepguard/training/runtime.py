@@ -11,7 +11,7 @@ import tensorflow as tf
 from deepguard.errors import ConfigError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("auto", "mirrored")
+STRATEGIES = ("auto", "mirrored", "multi_worker")
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -21,12 +21,26 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """`auto`: the default single-device strategy; `mirrored`: data parallel over local GPUs."""
+def make_strategy(
+    name: str, multi_worker_port: int = 12345, multi_worker_timeout_s: float | None = None
+) -> tf.distribute.Strategy:
+    """The device strategy a trainer builds and compiles its model under.
+
+    Args:
+        name: ``auto``: the default single-device strategy; ``mirrored``: data parallel over
+            the local GPUs; ``multi_worker``: data parallel over several processes, the
+            cluster read from ``TF_CONFIG`` or SLURM (`deepguard.training.distributed`).
+        multi_worker_port: port of each worker when the cluster comes from SLURM.
+        multi_worker_timeout_s: longest wait of a collective for the other workers.
+    """
     if name == "auto":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        from deepguard.training.distributed import current_cluster, multi_worker_strategy
+
+        return multi_worker_strategy(current_cluster(multi_worker_port), multi_worker_timeout_s)
     raise ConfigError(f"unknown trainer.strategy '{name}'; available: {', '.join(STRATEGIES)}")
 
 

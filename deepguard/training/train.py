@@ -23,6 +23,12 @@ from deepguard.tracking.registry import register_model
 from deepguard.tracking.run_status import tracked_run
 from deepguard.tracking.selection import require_validation_metric
 from deepguard.tracking.sweep import job_tags_from_hydra
+from deepguard.training.distributed import (
+    multi_worker_callbacks,
+    reported_worker_loss,
+    training_cluster,
+    worker_config,
+)
 from deepguard.training.runtime import seed_everything
 from deepguard.training.trainer import Trainer, read_resume_epoch
 
@@ -37,13 +43,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Returns:
         The test metrics (``test_roc_auc`` ...) and the best validation metrics
-        (``val_auc`` ...), as floats.
+        (``val_auc`` ...), as floats. A multi-worker worker other than the chief returns the
+        validation metrics only: the chief alone tests and records.
 
     Raises:
         ConfigError: ``optimized_metric`` is not a validation metric (checked before any work).
     """
     require_validation_metric(cfg.optimized_metric)
     seed_everything(cfg.seed)
+    cluster = training_cluster(cfg.trainer)  # None unless trainer.strategy=multi_worker
+    cfg = worker_config(cfg, cluster)  # workers other than the chief record nothing
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     logger = build_logger(cfg)
@@ -56,14 +65,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         prepare_data(datamodule, logger, output_dir)
         record_training_spectra(datamodule, logger, output_dir)
         model = build_model(cfg, trainer)
-        trainer.fit(
-            model,
-            datamodule,
-            instantiate(cfg.optimizer),
-            instantiate(cfg.scheduler),
-            pretrained=cfg.backbone.get("weights") is not None,
-            unfreeze_layers=cfg.backbone.get("unfreeze_layers"),
-        )
+        with reported_worker_loss(cluster):
+            trainer.fit(
+                model,
+                datamodule,
+                instantiate(cfg.optimizer),
+                instantiate(cfg.scheduler),
+                pretrained=cfg.backbone.get("weights") is not None,
+                unfreeze_layers=cfg.backbone.get("unfreeze_layers"),
+            )
+        if cluster is not None and not cluster.is_chief:
+            return best_validation_metrics(trainer.history)  # the chief saves, tests, logs
         model_path = trainer.save_final_model(model)
         metrics = test_saved_model(cfg, trainer, datamodule, model_path)
         logger.log_model(model_path, input_example=example_input(datamodule))
@@ -103,8 +115,13 @@ def build_logger(cfg: DictConfig) -> Logger:
 
 
 def build_callbacks(cfg: DictConfig) -> list[keras.callbacks.Callback]:
-    """One Keras callback per entry of the callbacks group; null entries are switched off."""
-    return [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+    """One Keras callback per entry of the callbacks group; null entries are switched off.
+
+    Multi-worker training puts its own first (`distributed.multi_worker_callbacks`), so that
+    checkpoints see weights the workers agree on.
+    """
+    configured = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+    return [*multi_worker_callbacks(cfg.trainer), *configured]
 
 
 def build_trainer(cfg: DictConfig, logger: Logger) -> Trainer:

@@ -96,11 +96,12 @@ def _check_settings(
         raise ConfigError(
             f"unknown trainer.precision '{precision}'; available: {', '.join(PRECISIONS)}"
         )
-    if strategy == "mirrored" and accumulate_grad_batches > 1:
+    if strategy in ("mirrored", "multi_worker") and accumulate_grad_batches > 1:
         raise ConfigError(
-            "trainer.accumulate_grad_batches > 1 does not work with trainer.strategy=mirrored "
-            "(Keras applies accumulated gradients inside a conditional, where replicas cannot "
-            "synchronize); raise data.batch_size instead, since every GPU adds a batch"
+            "trainer.accumulate_grad_batches > 1 does not work with "
+            f"trainer.strategy={strategy} (Keras applies accumulated gradients inside a "
+            "conditional, where replicas cannot synchronize); raise data.batch_size "
+            "instead, since every replica adds a batch"
         )
 
 
@@ -118,7 +119,10 @@ class Trainer:
         gradient_clip_norm: passed to the optimizer as `clipnorm`.
         accumulate_grad_batches: passed to the optimizer as `gradient_accumulation_steps`.
         class_weight: None, "balanced" or a mapping label -> weight.
-        strategy: "auto" or "mirrored" (tf.distribute data parallelism).
+        strategy: "auto", "mirrored" (local GPUs) or "multi_worker" (several processes);
+            see `runtime.make_strategy`.
+        multi_worker_port: port of each worker when the multi-worker cluster comes from SLURM.
+        multi_worker_timeout_s: longest wait of one collective for the other workers.
         limit_train_batches / limit_val_batches / limit_test_batches: caps per epoch.
         overfit_batches: train and validate on the same first N training batches.
         verbose: Keras progress output.
@@ -147,6 +151,8 @@ class Trainer:
         accumulate_grad_batches: int = 1,
         class_weight: Any = None,
         strategy: str = "auto",
+        multi_worker_port: int = 12345,
+        multi_worker_timeout_s: float | None = 600.0,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
         limit_test_batches: int | None = None,
@@ -170,7 +176,7 @@ class Trainer:
         self.gradient_clip_norm = gradient_clip_norm
         self.accumulate_grad_batches = accumulate_grad_batches
         self.class_weight = class_weight
-        self.strategy = make_strategy(strategy)
+        self.strategy = make_strategy(strategy, multi_worker_port, multi_worker_timeout_s)
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
         self.limit_test_batches = limit_test_batches
