@@ -57,15 +57,15 @@ class SynthesizedFakes:
     """
 
     make_fake: Callable[..., np.ndarray]
-    generators: Sequence[str]
-    synthetic: Sequence[bool]
-    seeds: Sequence[int]
+    generators: Sequence[str] | np.ndarray
+    synthetic: Sequence[bool] | np.ndarray
+    seeds: Sequence[int] | np.ndarray
     landmarks: np.ndarray | None = None
     epoch_seed: int | None = None
 
     def columns(self) -> tuple[tf.Tensor, ...]:
         """The dataset columns that follow ``(path, label)``."""
-        columns = (
+        columns: tuple[tf.Tensor, ...] = (
             tf.constant(np.asarray(self.generators, dtype=str)),
             tf.constant(np.asarray(self.synthetic, dtype=bool)),
             tf.constant(np.asarray(self.seeds, dtype=np.int64)),

@@ -201,10 +201,11 @@ def _file_metadata(path: str | Path) -> dict[str, Any]:
     config_file = Path(path).parent / "config.yaml"
     if not config_file.is_file():
         return {}
-    faces = OmegaConf.load(config_file).get("faces")
-    if faces is None:
+    config = OmegaConf.to_container(OmegaConf.load(config_file), resolve=False)
+    faces = config.get("faces") if isinstance(config, dict) else None
+    if not isinstance(faces, dict):
         return {}
-    recorded = dict(OmegaConf.to_container(faces, resolve=False))  # type: ignore[arg-type]
+    recorded = dict(faces)
     recorded.pop("cache_dir", None)  # the training machine's folder, not the scorer's
     return {FACES_KEY: recorded}
 

@@ -25,12 +25,16 @@ def test_every_faces_choice_gives_valid_settings(compose_train, choice):
     assert settings.enabled is (choice != "none")
 
 
-def test_faces_are_off_by_default_in_every_command_that_composes_them(tmp_path):
+def test_faces_are_off_in_training_and_as_trained_when_scoring_by_default(tmp_path):
     from hydra.core.hydra_config import HydraConfig
 
-    for config_name, required in [("train", []), ("evaluate", ["model=m.keras"])]:
+    cfg = compose_config(CONF, "train", [], tmp_path)
+    assert FaceSettings.from_config(cfg.faces).enabled is False
+    scoring = [("evaluate", ["model=m.keras"]), ("predict", ["model=m.keras", "inputs=x"])]
+    for config_name, required in scoring:
         cfg = compose_config(CONF, config_name, required, tmp_path)
-        assert FaceSettings.from_config(cfg.faces).enabled is False
+        assert cfg.get("faces") is None  # null: the model's recorded settings
+        assert cfg.faces_cache == str(tmp_path / "data" / "faces-cache")
     cfg = compose_config(CONF, "predict", ["model=m.keras", "inputs=x", "faces=crop"], tmp_path)
     assert FaceSettings.from_config(cfg.faces).cache_dir == str(tmp_path / "data" / "faces-cache")
     HydraConfig.instance().cfg = None
