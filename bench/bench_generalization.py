@@ -111,6 +111,7 @@ class Result:
 
     recipe: str
     train_s: float = float("nan")
+    train_cpu_s: float = float("nan")
     val_auc: float = float("nan")
     proxy_auc: float = float("nan")
     proxy_train_s: float = float("nan")
@@ -155,7 +156,6 @@ class Bench:
     def train(self, folder: str, overrides: Sequence[str], manifest: Path) -> dict:
         """`train(cfg)` in ``<out>/<folder>``, or the record of an identical earlier run."""
         from hydra.core.hydra_config import HydraConfig
-        from omegaconf import OmegaConf
 
         from deepguard.training import train
 
@@ -171,16 +171,15 @@ class Bench:
         choices = overrides[len(self.base_overrides(manifest)) :]
         print(f"\n== {folder}: training ({' '.join(choices)})")
         try:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             metrics = train(cfg)
-            seconds = time.perf_counter() - start
-            faces = OmegaConf.to_container(cfg.faces, resolve=True) if cfg.faces.enabled else None
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             record = {
                 "overrides": overrides,
                 "model": str(Path(cfg.paths.output_dir) / "model.keras"),
                 "image_size": int(cfg.data.image_size),
-                "faces": faces,
                 "train_s": seconds,
+                "train_cpu_s": cpu_seconds,  # all threads: / 2 = wall time on 2 idle cores
                 "val_auc": metrics.get("val_auc", float("nan")),
                 "test_auc": metrics.get("test_roc_auc", float("nan")),
             }
@@ -250,28 +249,18 @@ def unseen_sets(bench: Bench) -> dict[str, pd.DataFrame]:
     return sets
 
 
-def score_recipe_files(model_path: str, image_size: int, paths, faces: dict | None) -> np.ndarray:
-    """Probabilities of fake, each file through the product's own image path
-    (`read_input`), with its cached face crop when the recipe crops faces."""
-    from functools import partial
+def score_recipe_files(bench: Bench, model_path: str, paths: Sequence[str]) -> np.ndarray:
+    """Probabilities of fake from `predict_files`, the path `scripts/predict.py` takes: each
+    file cropped to its face when the model was trained on crops (its recorded settings,
+    detections from the bench's cache)."""
+    from deepguard.errors import DataError
+    from deepguard.evaluation import predict_files
 
-    from deepguard.faces import FaceSettings, detect_files, face_region
-    from deepguard.images import read_input, whole_image
-    from deepguard.tracking.loading import load_keras_file
-
-    model, _ = load_keras_file(model_path)
-    settings = FaceSettings.from_config(faces) if faces else None
-    found = detect_files(paths, settings, progress=False).faces if settings else {}
-    scores = []
-    for start in range(0, len(paths), 32):
-        batch = []
-        for path in paths[start : start + 32]:
-            region = (
-                partial(face_region, settings=settings, faces=found[path]) if settings else None
-            )
-            batch.append(read_input(path, image_size, region=region or whole_image))
-        scores.append(np.asarray(model.predict_on_batch(np.stack(batch))).reshape(-1))
-    return np.concatenate(scores).astype(np.float64)
+    table = predict_files(model_path, list(paths), faces_cache=bench.face_cache)
+    failed = table.loc[table["error"].fillna("") != "", "error"]
+    if len(failed):
+        raise DataError(f"{len(failed)} files did not score, e.g. {failed.iloc[0]}")
+    return table["probability"].to_numpy(dtype=np.float64)
 
 
 def auc(labels, scores) -> float:
@@ -357,14 +346,14 @@ def spectral_recipe(bench: Bench, sets: dict[str, pd.DataFrame]) -> tuple[Result
         images = [read_image(path) for path in paths]
         return azimuthal_profile(images, size=(SPECTRAL_SIDE, SPECTRAL_SIDE))
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     records = split_records(bench.manifest)
     if bench.quick:  # the same images as data.limit gives the trained recipes
         records = limit_per_split(records, QUICK_UNSEEN).reset_index(drop=True)
     own = profiles(records["path"])
     model, report = profile_baseline(own, records["label"], records["split"])
     val = (records["split"] == "val").to_numpy()
-    result = Result("spectral", train_s=time.perf_counter() - start)
+    result = Result("spectral", time.perf_counter() - start, time.process_time() - cpu_start)
     result.val_auc = auc(records["label"][val], model.predict_proba(own[val])[:, 1])
     result.test_auc = report["test"]["roc_auc"]
     scores = {name: model.predict_proba(profiles(t["path"]))[:, 1] for name, t in sets.items()}
@@ -375,14 +364,14 @@ def trained_recipe(bench: Bench, recipe: Recipe, sets) -> tuple[Result, dict]:
     """`train(cfg)` with the recipe's overrides, then scoring; a whole-image recipe with
     synthesized fakes also trains its proxy (face-crop ones only when `select_preset` asks)."""
     record = bench.train(recipe.name, recipe.overrides, bench.manifest)
-    result = Result(recipe.name, record["train_s"], record["val_auc"], test_auc=record["test_auc"])
+    result = Result(
+        recipe.name, record["train_s"], record.get("train_cpu_s", np.nan), record["val_auc"]
+    )
+    result.test_auc = record["test_auc"]
     if not recipe.faces:
         add_proxy(bench, result)
     scores = {
-        name: score_recipe_files(
-            record["model"], record["image_size"], list(t["path"]), record["faces"]
-        )
-        for name, t in sets.items()
+        name: score_recipe_files(bench, record["model"], t["path"]) for name, t in sets.items()
     }
     return result, scores
 
@@ -432,7 +421,8 @@ def select_recipe(results: Sequence[Result]) -> tuple[str, str]:
     2. Highest proxy AUC (the synthesized-fakes-only variant on faces-hard-dev validation,
        where StyleGAN2 is unseen); a recipe without synthesized fakes has no evidence of
        generalizing and counts as chance, 0.5.
-    3. Proxy AUCs within `TIE` of the best are a tie, which the fastest training breaks.
+    3. Proxy AUCs within `TIE` of the best are a tie, broken by the least training CPU time
+       (less noisy than wall time on shared cores).
 
     Returns:
         The recipe's name and the reason, in words.
@@ -445,7 +435,7 @@ def select_recipe(results: Sequence[Result]) -> tuple[str, str]:
 
     best = max(proxy(r) for r in pool)
     tied = [r for r in pool if proxy(r) >= best - TIE]
-    chosen = min(tied, key=lambda r: r.train_s)
+    chosen = min(tied, key=lambda r: r.train_cpu_s)
     reason = (
         f"{note}: {', '.join(r.recipe for r in pool)}; best proxy AUC {best:.3f}; "
         f"tied within {TIE}: {', '.join(r.recipe for r in tied)}; fastest: {chosen.recipe}"
@@ -487,30 +477,22 @@ def preset_recipe(bench: Bench, names: Sequence[str]) -> str | None:
 
 
 def predict_speed(bench: Bench, model_path: str) -> dict[str, float]:
-    """Images/s of `predict_files` on faces-hard-dev test files, whole images and with
-    face detection (MTCNN on every image, no cache) and crop; after a one-image warm-up."""
-    from functools import partial
-
+    """Images/s of `predict_files` on faces-hard-dev test files, after a one-image warm-up:
+    as the model predicts (its own faces settings, no detection cache) and with face
+    detection (MTCNN on every image, no cache) and crop."""
     from deepguard.evaluation import predict_files
-    from deepguard.faces import face_region
     from deepguard.tracking.loading import load_model
 
     records = split_records(bench.manifest)
-    paths = list(
-        records.loc[records["split"] == "test", "path"][: 4 if bench.quick else PREDICT_IMAGES]
-    )
-    settings = crop_settings(bench)
-    settings.cache_dir = None
+    count = 4 if bench.quick else PREDICT_IMAGES
+    paths = list(records.loc[records["split"] == "test", "path"][:count])
+    crop = crop_settings(bench).to_dict() | {"cache_dir": None}
     loaded = load_model(model_path)
     speeds = {}
-    for name, region in (
-        ("predict_ips", None),
-        ("predict_faces_ips", partial(face_region, settings=settings)),
-    ):
-        extra = {"region": region} if region else {}
-        predict_files(loaded, paths[:1], **extra)  # loads MTCNN, traces the model
+    for name, faces in (("predict_ips", None), ("predict_faces_ips", crop)):
+        predict_files(loaded, paths[:1], faces=faces)  # loads MTCNN, traces the model
         start = time.perf_counter()
-        predict_files(loaded, paths, batch_size=16, **extra)
+        predict_files(loaded, paths, batch_size=16, faces=faces)
         speeds[name] = len(paths) / (time.perf_counter() - start)
     return speeds
 
@@ -548,7 +530,8 @@ def write_results(bench: Bench, table: pd.DataFrame, header: list[str]) -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 60):
         print("\n" + "\n".join(header) + "\n")
         print(figures.to_string(), "\n")
-        print(generators.to_string())
+        if not generators.empty:
+            print(generators.to_string())
     print(f"\nSaved {bench.out / 'results.csv'} and {bench.out / 'results.md'}")
 
 
