@@ -15,7 +15,16 @@ def main(cfg: DictConfig) -> None:
     from deepguard.evaluation import predict_files
 
     inputs = OmegaConf.to_object(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else cfg.inputs
-    predict_files(cfg.model, inputs, cfg.out, cfg.threshold, cfg.batch_size, cfg.tracking_uri)
+    predict_files(
+        cfg.model,
+        inputs,
+        cfg.out,
+        cfg.threshold,
+        cfg.batch_size,
+        cfg.tracking_uri,
+        faces=cfg.get("faces"),  # None: the model's recorded faces settings
+        faces_cache=cfg.get("faces_cache"),
+    )
 
 
 if __name__ == "__main__":

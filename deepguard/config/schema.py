@@ -62,6 +62,7 @@ class TrainConfig:
     paths: Any = MISSING
     data: Any = MISSING
     augmentation: Any = None
+    fakes: Any = None
     faces: Any = None
     backbone: Any = MISSING
     optimizer: Any = MISSING

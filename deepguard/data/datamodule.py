@@ -16,20 +16,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from deepguard.config.faces import FaceSettings
 from deepguard.data.labels import CLASS_NAMES
 from deepguard.data.layouts import discover, discover_manifest
 from deepguard.data.splits import SPLITS, assign_splits, drop_duplicates, limit_per_split
 from deepguard.data.synthetic import generate_synthetic
-from deepguard.data.validation import scan_images
+from deepguard.data.validation import QUARANTINE_COLUMNS, scan_images
 from deepguard.errors import DataError
-from deepguard.images import DATASET_LIMITS, Region, check_image, whole_image
+from deepguard.faces.crop import no_face_reason
+from deepguard.faces.regions import FaceRegions
+from deepguard.images import DATASET_LIMITS, FileRegions, Region, check_image, whole_image
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
     from deepguard.data.augmentation import Augmenter
+    from deepguard.data.pipeline import Perturbation, SynthesizedFakes
+    from deepguard.fakes import FakeSynthesizer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,12 @@ class DataModule:
         augmentation: an `Augmenter`, its keyword arguments, or ``None``; training only.
         region: the part of each image the model sees (`deepguard.images.whole_image`):
             the scan and every dataset apply it, between the decode and the resize.
+        faces: the `faces` settings (`FaceSettings` or its mapping, `conf/faces/`); when
+            enabled, `setup` detects every file's face once (through the detection cache,
+            with a progress bar) and each file's region is then the crop of its face. Files
+            with no face are quarantined (``on_missing: skip``) or used whole.
+        fakes: a `deepguard.fakes.FakeSynthesizer` (the `fakes` group) that adds virtual
+            fake records to its splits, synthesized in the loader; ``None`` for none.
     """
 
     def __init__(
@@ -76,6 +88,8 @@ class DataModule:
         limit: int | None = None,
         augmentation: Augmenter | Mapping[str, Any] | None = None,
         region: Region = whole_image,
+        faces: FaceSettings | Mapping[str, Any] | None = None,
+        fakes: FakeSynthesizer | None = None,
     ):
         if root is None and manifest is None:
             raise DataError("DataModule needs data.root (a folder) or data.manifest (a CSV)")
@@ -101,6 +115,14 @@ class DataModule:
         self.limit = limit
         self.augmentation = augmentation
         self.region = region
+        self.faces = faces if isinstance(faces, FaceSettings) else FaceSettings.from_config(faces)
+        if self.faces.enabled and region is not whole_image:
+            raise DataError(
+                "DataModule got both a region and faces settings with enabled=true; pass one: "
+                "faces=crop crops each image to its face, region= any other part"
+            )
+        self.fakes = fakes
+        self._face_regions: FaceRegions | None = None
         self._records: pd.DataFrame | None = None
         self._quarantine: pd.DataFrame | None = None
         self._duplicates: pd.DataFrame | None = None
@@ -113,7 +135,8 @@ class DataModule:
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> DataModule:
-        """Generate (synthetic only), discover, de-duplicate, scan and split. Idempotent."""
+        """Generate (synthetic only), discover, de-duplicate, scan, split, detect faces (with
+        `faces`) and add virtual fake records (with `fakes`). Idempotent."""
         if self._records is not None:
             return self
         if self.synthetic is not None:
@@ -122,26 +145,56 @@ class DataModule:
             generate_synthetic(self.root, **{"image_size": self.image_size, **self.synthetic})
         found = self._discover()
         found, duplicates = drop_duplicates(found)
-        good, quarantine = scan_images(
-            found, self.max_bad_fraction, DATASET_LIMITS, self.region
-        )
+        # Faces are detected after the scan, once per kept file: the scan checks the decode.
+        good, quarantine = scan_images(found, self.max_bad_fraction, DATASET_LIMITS, self.region)
         records = assign_splits(good, self.val_fraction, self.test_fraction, self.seed)
         records = limit_per_split(records, self.limit)
+        records, no_face = self._detect_faces(records)
+        records = self._add_fakes(records)
         self._check(records)
         self._records = records.reset_index(drop=True)
-        self._quarantine = quarantine
+        self._quarantine = pd.concat([quarantine, no_face], ignore_index=True)
         self._duplicates = duplicates
+        self._log_setup()
+        return self
+
+    def _log_setup(self) -> None:
+        records, quarantine = self.records, self._quarantine
+        assert quarantine is not None and self._duplicates is not None
         log.info(
             "data: %d images (%s), %d quarantined, %d duplicates dropped, digest %s",
             len(records),
             ", ".join(f"{s} {n}" for s, n in records["split"].value_counts().items()),
             len(quarantine),
-            len(duplicates),
+            len(self._duplicates),
             self.digest[:12],
         )
         for row in quarantine.itertuples(index=False):
             log.warning("skipped %s: %s (%s)", row.path, row.reason, row.detail)
-        return self
+
+    def _detect_faces(self, records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """With faces on: detect every file once, and the files left out for having no face
+        (``on_missing: skip``), with reason ``no-face``; else the records unchanged."""
+        empty = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        if not self.faces.enabled:
+            return records, empty
+        regions = FaceRegions.detect(records["path"], self.faces)
+        self._face_regions = regions
+        if self.faces.on_missing != "skip":
+            return records, empty
+        faceless = records["path"].map(lambda path: regions.face_of(path) is None)
+        skipped = pd.DataFrame(
+            {"path": records.loc[faceless, "path"], "reason": "no-face"},
+            columns=QUARANTINE_COLUMNS,
+        ).assign(detail=no_face_reason(self.faces))
+        return records[~faceless], skipped.reset_index(drop=True)
+
+    def _add_fakes(self, records: pd.DataFrame) -> pd.DataFrame:
+        """`records` plus the fakes group's virtual records (after de-duplication and
+        splitting: they share their source's path and sha256)."""
+        if self.fakes is None or not self.fakes.enabled:
+            return records
+        return self.fakes.extend_records(records)
 
     def _discover(self) -> pd.DataFrame:
         if self.manifest is None:
@@ -176,12 +229,14 @@ class DataModule:
     # ------------------------------------------------------------------ tables
     @property
     def records(self) -> pd.DataFrame:
-        """Usable images: ``path, label, generator, split, sha256``."""
+        """Usable images: ``path, label, generator, split, sha256``; with `fakes`, also the
+        virtual fake records (``synthetic`` True, ``fake_seed``) after the real rows."""
         return self._require_setup()
 
     @property
     def quarantine(self) -> pd.DataFrame:
-        """Skipped files (``path, reason, detail``): unreadable ones, then dropped duplicates."""
+        """Skipped files (``path, reason, detail``): unreadable ones, those without a face
+        (reason ``no-face``), then dropped duplicates."""
         self._require_setup()
         return pd.concat([self._quarantine, self._duplicates], ignore_index=True)
 
@@ -225,22 +280,84 @@ class DataModule:
             )
         return None if getattr(augmentation, "is_identity", False) else augmentation
 
-    def _dataset(self, split: str, training: bool) -> tf.data.Dataset:
+    @property
+    def loader_region(self) -> Region | FileRegions:
+        """The region every dataset applies: each file's face crop with faces on (detected in
+        `setup`; a file it did not see is detected on first use), else `region`."""
+        if not self.faces.enabled:
+            return self.region
+        if self._face_regions is None:
+            self._face_regions = FaceRegions.on_demand(self.faces)
+        return self._face_regions
+
+    def records_dataset(
+        self,
+        records: pd.DataFrame,
+        *,
+        training: bool = False,
+        image_size: int | None = None,
+        batch_size: int | None = None,
+        perturbation: Perturbation | None = None,
+    ) -> tf.data.Dataset:
+        """Batches ``(images, labels)`` of any of this module's records, in order unless
+        `training`: each file through its region, virtual records through their fakes.
+
+        Args:
+            records: rows of `records` (a split, a sample of one ...).
+            training: shuffle every epoch, augment, and draw a new fake every epoch
+                (``fakes.fresh_each_epoch``); otherwise the same fake from a record each pass.
+            image_size: model input side in pixels (this module's by default).
+            batch_size: images per batch (this module's by default).
+            perturbation: applied to each decoded region before the resize (robustness).
+        """
         from deepguard.data.pipeline import make_dataset
 
-        records = self.split_records(split)
+        size = image_size or self.image_size
         return make_dataset(
             records["path"].tolist(),
             records["label"].tolist(),
-            image_size=self.image_size,
-            batch_size=self.batch_size,
+            image_size=size,
+            batch_size=batch_size or self.batch_size,
             shuffle=training,
             shuffle_buffer=self.shuffle_buffer,
             augment=self._augmenter() if training else None,
-            region=self.region,
+            perturbation=perturbation,
+            region=self.loader_region,
             num_parallel_calls=self.num_parallel_calls,
             seed=self.seed,
+            fakes=self._synthesized_fakes(records, size, training),
         )
+
+    def _synthesized_fakes(
+        self, records: pd.DataFrame, image_size: int, training: bool
+    ) -> SynthesizedFakes | None:
+        """The virtual records among `records` for the loader; ``None`` when there are none."""
+        from deepguard.data.pipeline import SynthesizedFakes
+        from deepguard.fakes.stream import record_columns
+
+        if self.fakes is None or not records.get("synthetic", pd.Series(dtype=bool)).any():
+            return None
+        _, _, generators, synthetic, seeds = record_columns(records)
+        landmarks = None
+        if self.faces.enabled:
+            # SBI draws its mask from the face's landmarks, in the model input's pixels.
+            regions = self.loader_region
+            assert isinstance(regions, FaceRegions)
+            landmarks = np.stack(
+                [regions.model_landmarks(path, image_size) for path in records["path"]]
+            )
+        fresh = training and self.fakes.fresh_each_epoch
+        return SynthesizedFakes(
+            self.fakes.make_fake,
+            generators,
+            synthetic,
+            seeds,
+            landmarks,
+            epoch_seed=self.fakes.seed if fresh else None,
+        )
+
+    def _dataset(self, split: str, training: bool) -> tf.data.Dataset:
+        return self.records_dataset(self.split_records(split), training=training)
 
     def train_dataset(self) -> tf.data.Dataset:
         """Shuffled (every epoch) and augmented batches ``(images, labels)`` of train."""
@@ -259,7 +376,8 @@ class DataModule:
         from deepguard.data.pipeline import make_dataset
 
         files = [str(Path(p).resolve()) for p in paths]
-        checks = [check_image(p, DATASET_LIMITS, self.region) for p in files]
+        region = self.loader_region
+        checks = [check_image(p, DATASET_LIMITS, region) for p in files]
         bad = [f"{p}: {c.detail}" for p, c in zip(files, checks, strict=True) if c.reason]
         if bad:
             raise DataError(
@@ -271,7 +389,7 @@ class DataModule:
             None,
             image_size=self.image_size,
             batch_size=self.batch_size,
-            region=self.region,
+            region=region,
             num_parallel_calls=self.num_parallel_calls,
         )
 
@@ -298,7 +416,10 @@ class DataModule:
             "per_split": per_split,
             "per_generator": per_generator,
             "quarantined": len(unreadable),
+            "no_face": int((unreadable["reason"] == "no-face").sum()),
             "duplicates_dropped": len(duplicates),
+            "synthesized_fakes": int(records.get("synthetic", pd.Series(dtype=bool)).sum()),
+            "faces": self.faces.enabled,
             "image_size": self.image_size,
             "seed": self.seed,
         }

@@ -7,13 +7,17 @@ while the model trains. Datasets are finite (no ``.repeat()``): Keras runs one p
 
 Images become float32 RGB in ``[0, 255]``, the whole region squashed to the square
 ``image_size`` (the aspect ratio is not kept, as in ``keras.utils.image_dataset_from_directory``).
-Each backbone's own scaling is inside the model.
+Each backbone's own scaling is inside the model. Virtual fake records (`SynthesizedFakes`)
+get their pixels after the resize and before augmentation::
+
+    paths -> shuffle -> read, decode, region, resize -> synthesize fakes -> augment -> batch
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +25,7 @@ import tensorflow as tf
 from deepguard.images import (
     DATASET_LIMITS,
     DecodeLimits,
+    FileRegions,
     Region,
     read_input,
     read_region,
@@ -35,10 +40,45 @@ AUTOTUNE = tf.data.AUTOTUNE
 Perturbation = Callable[[tf.Tensor, int], tf.Tensor]
 
 
+@dataclass(frozen=True)
+class SynthesizedFakes:
+    """Which elements of a dataset are virtual fake records, and how their pixels are made.
+
+    Attributes:
+        make_fake: ``make_fake(image, generator, seed, landmarks)``, e.g.
+            `deepguard.fakes.FakeSynthesizer.make_fake`.
+        generators: the generator of each element (the kind, on virtual records).
+        synthetic: True where the element is a virtual record.
+        seeds: int64 seed of each element's fake (ignored on real elements).
+        landmarks: float32 ``(N, 5, 2)`` face landmarks in model-input pixels (NaN: none, SBI
+            then uses a face ellipse), or ``None`` for none at all.
+        epoch_seed: a new fake every epoch, repeatable from this seed (training); ``None``
+            makes the same fake from a record on every pass (validation, test).
+    """
+
+    make_fake: Callable[..., np.ndarray]
+    generators: Sequence[str]
+    synthetic: Sequence[bool]
+    seeds: Sequence[int]
+    landmarks: np.ndarray | None = None
+    epoch_seed: int | None = None
+
+    def columns(self) -> tuple[tf.Tensor, ...]:
+        """The dataset columns that follow ``(path, label)``."""
+        columns = (
+            tf.constant(np.asarray(self.generators, dtype=str)),
+            tf.constant(np.asarray(self.synthetic, dtype=bool)),
+            tf.constant(np.asarray(self.seeds, dtype=np.int64)),
+        )
+        if self.landmarks is not None:
+            columns += (tf.constant(np.asarray(self.landmarks, dtype=np.float32)),)
+        return columns
+
+
 def file_loader(
     image_size: int,
     limits: DecodeLimits = DATASET_LIMITS,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
     perturbation: Perturbation | None = None,
 ) -> Callable[[tf.Tensor], tf.Tensor]:
     """A graph-mode function: one file path -> float32 ``(image_size, image_size, 3)``.
@@ -81,9 +121,10 @@ def make_dataset(
     augment: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
     perturbation: Perturbation | None = None,
     limits: DecodeLimits = DATASET_LIMITS,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
     num_parallel_calls: int | None = None,
     seed: int | None = None,
+    fakes: SynthesizedFakes | None = None,
 ) -> tf.data.Dataset:
     """A finite, batched dataset of images (and labels when given) read from `paths`.
 
@@ -100,9 +141,12 @@ def make_dataset(
             e.g. an `Augmenter`; `seed` is 2 integers drawn per element and epoch.
         perturbation: applied to the decoded uint8 region before the resize (robustness).
         limits: what each file may be (`deepguard.images.DATASET_LIMITS` by default).
-        region: the part of each image the model sees (`whole_image` today).
+        region: the part of each image the model sees: a `Region`, or `FileRegions` that
+            give each file its own (each file's face crop).
         num_parallel_calls: decode threads; ``None`` lets tf.data tune it.
         seed: seeds the shuffle so that the epoch orders repeat from run to run.
+        fakes: the virtual fake records among `paths` (needs `labels`); their pixels are
+            made from the resized real image, before augmentation.
 
     Returns:
         ``tf.data.Dataset`` of ``(images, labels)`` or of ``images``: images float32
@@ -110,36 +154,72 @@ def make_dataset(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    paths = [os.fspath(p) for p in paths]
-    columns: tuple = (tf.constant(paths, tf.string),)
-    if labels is not None:
-        columns += (tf.constant(np.asarray(labels, dtype=np.float32)),)
-    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    dataset = _records(paths, labels, fakes)
     if shuffle and len(paths) > 1:
         # Shuffling paths before decoding keeps the buffer small (bytes per entry, not pixels).
         dataset = dataset.shuffle(
             min(shuffle_buffer, len(paths)), seed=seed, reshuffle_each_iteration=True
         )
-    load = _element_loader(file_loader(image_size, limits, region, perturbation), augment)
-    if augment is not None:
-        # One random number per element and epoch seeds the augmentation statelessly, so the
-        # map stays parallel (and repeatable) under tf.config.experimental.enable_op_determinism.
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, draws).map(lambda columns, r: (*columns, r))
+    load_file = file_loader(image_size, limits, region, perturbation)
     parallel = AUTOTUNE if num_parallel_calls is None else num_parallel_calls
     # deterministic=True keeps batches in the order of `paths` while decoding in parallel.
-    dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=not shuffle)
+    dataset = dataset.map(
+        lambda path, *rest: (load_file(path), *rest) if rest else load_file(path),
+        num_parallel_calls=parallel,
+        deterministic=not shuffle,
+    )
+    if fakes is not None:
+        dataset = _synthesize(dataset, fakes, parallel, deterministic=not shuffle)
+    if augment is not None:
+        dataset = _augment(dataset, augment, seed, parallel, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def _element_loader(load_file: Callable[[tf.Tensor], tf.Tensor], augment) -> Callable:
-    """``(path, [label], [draw]) -> (image, [label])``: load, then augment with the draw."""
+def _records(
+    paths: Sequence[str | os.PathLike],
+    labels: Sequence[float] | None,
+    fakes: SynthesizedFakes | None,
+) -> tf.data.Dataset:
+    """One element per file: ``path``, then the label and the fakes' columns when given."""
+    if fakes is not None and labels is None:
+        raise ValueError("synthesized fakes need labels: pass the records' labels with them")
+    columns: tuple = (tf.constant([os.fspath(p) for p in paths], tf.string),)
+    if labels is not None:
+        columns += (tf.constant(np.asarray(labels, dtype=np.float32)),)
+    if fakes is not None:
+        columns += fakes.columns()
+    return tf.data.Dataset.from_tensor_slices(columns)
 
-    def load(path, *rest):
-        image = load_file(path)
-        if augment is not None:
-            *rest, draw = rest
-            image = augment(image, tf.stack([draw, tf.constant(0, tf.int64)]))
+
+def _synthesize(
+    dataset: tf.data.Dataset, fakes: SynthesizedFakes, parallel: int, deterministic: bool
+) -> tf.data.Dataset:
+    """``(image, label, generator, synthetic, seed[, landmarks]) -> (image, label)``."""
+    from deepguard.fakes.stream import synthesize_fakes
+
+    dataset = synthesize_fakes(
+        dataset,
+        fakes.make_fake,
+        epoch_seed=fakes.epoch_seed,
+        num_parallel_calls=parallel,
+        deterministic=deterministic,
+    )
+    return dataset.map(lambda image, label, generator: (image, label))
+
+
+def _augment(
+    dataset: tf.data.Dataset, augment: Callable, seed: int | None, parallel: int, deterministic
+) -> tf.data.Dataset:
+    """``(image, [label]) -> (augmented image, [label])``, seeded per element and epoch."""
+    # One random number per element and epoch seeds the augmentation statelessly, so the map
+    # stays parallel (and repeatable) under tf.config.experimental.enable_op_determinism.
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def augment_element(element, draw):
+        image, *rest = element if isinstance(element, tuple) else (element,)
+        image = augment(image, tf.stack([draw, tf.constant(0, tf.int64)]))
         return (image, *rest) if rest else image
 
-    return load
+    return tf.data.Dataset.zip(dataset, draws).map(
+        augment_element, num_parallel_calls=parallel, deterministic=deterministic
+    )

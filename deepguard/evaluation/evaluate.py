@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from deepguard.data.pipeline import make_dataset
@@ -19,6 +20,7 @@ from deepguard.evaluation.report import (
     write_report,
 )
 from deepguard.evaluation.robustness import robustness_table
+from deepguard.images import whole_image
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def evaluate_model(
     logger=None,
     batch_size: int | None = None,
     limit: int | None = None,
+    loader=None,
 ) -> dict[str, Any]:
     """Score one split and write the full report into `out_dir`.
 
@@ -90,6 +93,9 @@ def evaluate_model(
             `robustness_*` metrics and the report folder.
         batch_size: images per batch (the datamodule's, else 32).
         limit: score at most this many images (a seeded sample), for quick tries.
+        loader: the `DataModule` whose region (each file's face crop) and synthesized fakes
+            the images go through; `datamodule` itself when it is one. Without one, files
+            are scored whole.
 
     Returns:
         ``{"metrics": dict, "per_generator": DataFrame, "robustness": DataFrame | None,
@@ -103,8 +109,11 @@ def evaluate_model(
     image_size = model_image_size(model)
     log.info("scoring %d %s images at %d px", len(records), split, image_size)
 
-    batches = make_dataset(records["path"], image_size=image_size, batch_size=batch_size)
-    probabilities = predict_probabilities(model, batches)
+    if loader is None and hasattr(datamodule, "records_dataset"):
+        loader = datamodule
+    probabilities = predict_probabilities(
+        model, scoring_batches(records, image_size, batch_size, loader)
+    )
     labels = records["label"].astype(int).to_numpy()
     metrics = write_report(
         labels,
@@ -124,13 +133,15 @@ def evaluate_model(
     tracked = {f"{split}_{name}": value for name, value in metrics.items()}
 
     if robustness:
+        files = file_rows(records)
         table = robustness_table(
             model,
-            records["path"],
-            labels,
+            records.loc[files, "path"],
+            labels[files],
             threshold,
             batch_size,
-            clean_probabilities=probabilities,
+            clean_probabilities=probabilities[files],
+            region=whole_image if loader is None else loader.loader_region,
         )
         table.to_csv(out_dir / "robustness.csv", index=False)
         write_json(out_dir / "robustness.json", table.to_dict(orient="records"))
@@ -147,6 +158,30 @@ def evaluate_model(
             if (out_dir / name).is_file():
                 logger.log_artifact(out_dir / name, artifact_path="evaluation")
     return result
+
+
+def scoring_batches(records: pd.DataFrame, image_size: int, batch_size: int, loader=None):
+    """Batches of the records' model inputs, in order: through `loader` (a `DataModule`:
+    its face crops and synthesized fakes) when given, else the whole files."""
+    if loader is None:
+        return make_dataset(records["path"], image_size=image_size, batch_size=batch_size)
+    return loader.records_dataset(records, image_size=image_size, batch_size=batch_size)
+
+
+def file_rows(records: pd.DataFrame) -> np.ndarray:
+    """Which records are files as they are (not virtual fakes made from them).
+
+    Robustness perturbs files; a synthesized fake has no file of its own to perturb, so its
+    rows are left out of the robustness table (and said so in the log).
+    """
+    synthetic = records.get("synthetic", pd.Series(False, index=records.index))
+    files = ~synthetic.to_numpy(dtype=bool)
+    if not files.all():
+        log.info(
+            "robustness leaves out the %d synthesized fakes: they have no file to perturb",
+            int((~files).sum()),
+        )
+    return files
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -185,8 +220,15 @@ def resolve_threshold(threshold: float | None, metadata: dict[str, Any]) -> floa
     return float(metadata.get("threshold", 0.5))
 
 
-def build_datamodule(data_cfg, image_size: int):
-    """Instantiate the data config (a `_target_` node), at the model's input size."""
+def build_datamodule(data_cfg, image_size: int, faces=None, fakes=None):
+    """Instantiate the data config (a `_target_` node), at the model's input size.
+
+    Args:
+        data_cfg: a `conf/data` node.
+        image_size: the model's input side in pixels.
+        faces: the `FaceSettings` to crop with (the model's recorded ones, or chosen).
+        fakes: a `FakeSynthesizer` whose fakes join the scored split, or None.
+    """
     from hydra.utils import instantiate
 
     if "_target_" not in data_cfg:
@@ -194,8 +236,26 @@ def build_datamodule(data_cfg, image_size: int):
             "the data config has no `_target_`; pick a data group such as data=folder "
             "(conf/data/*.yaml)"
         )
-    overrides = {"image_size": image_size} if "image_size" in data_cfg else {}
+    overrides: dict[str, Any] = {"image_size": image_size} if "image_size" in data_cfg else {}
+    if faces is not None:
+        overrides["faces"] = faces.to_dict()  # a dataclass here would be read as a config
+    if fakes is not None:
+        overrides["fakes"] = fakes
     return instantiate(data_cfg, **overrides)
+
+
+def scoring_inputs(cfg, metadata: dict[str, Any]):
+    """The faces settings (`faces=` if given, else the model's recorded ones) and the
+    `fakes` group's synthesizer (None without one) an evaluation scores with."""
+    from hydra.utils import instantiate
+
+    from deepguard.faces import scoring_face_settings
+
+    faces = scoring_face_settings(cfg.get("faces"), metadata, cfg.get("faces_cache"))
+    source = "chosen (faces=)" if cfg.get("faces") is not None else "the model's"
+    log.info("faces: %s settings, %s", source, faces.to_dict() if faces.enabled else "whole images")
+    fakes = instantiate(cfg.fakes, _convert_="all") if cfg.get("fakes") else None
+    return faces, fakes
 
 
 def build_logger(cfg):
@@ -258,7 +318,8 @@ def run_evaluation(cfg, datamodule=None) -> dict[str, Any]:
     loaded = load_model(cfg.model, tracking_uri=tracking_uri)
     threshold = resolve_threshold(cfg.get("threshold"), loaded.metadata)
     if datamodule is None:
-        datamodule = build_datamodule(cfg.data, loaded.image_size)
+        faces, fakes = scoring_inputs(cfg, loaded.metadata)
+        datamodule = build_datamodule(cfg.data, loaded.image_size, faces, fakes)
     out_dir = Path(cfg.out_dir)
     write_model_info(out_dir, loaded, cfg.split, threshold)
     logger = build_logger(cfg)

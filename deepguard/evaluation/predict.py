@@ -1,14 +1,18 @@
 """Score image files and folders into a CSV; a bad file becomes an error row, not a crash.
 
 Each file takes the image path the API takes (`deepguard.images.read_input`: decode with the
-API's limits, region, resize), so a file scores here what it scores when uploaded.
+API's limits, region, resize), so a file scores here what it scores when uploaded. With face
+crops (the model's recorded faces settings unless others are given), every file's face is
+detected once first (through the detection cache) and its crop is scored; a file with no
+face under ``on_missing: skip`` becomes an error row.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +20,14 @@ import pandas as pd
 from deepguard.errors import DataError, ImageInputError
 from deepguard.evaluation.evaluate import resolve_threshold
 from deepguard.evaluation.inputs import iter_image_files
-from deepguard.images import IMAGE_SUFFIXES, DecodeLimits, Region, read_input, whole_image
+from deepguard.images import (
+    IMAGE_SUFFIXES,
+    DecodeLimits,
+    FileRegions,
+    Region,
+    read_input,
+    whole_image,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,8 @@ def predict_files(
     tracking_uri: str | None = None,
     limits: DecodeLimits | None = None,
     region: Region = whole_image,
+    faces: Mapping[str, Any] | None = None,
+    faces_cache: str | Path | None = None,
 ) -> pd.DataFrame:
     """Probability of fake for every image file in `inputs`, one row per file.
 
@@ -59,7 +72,10 @@ def predict_files(
         batch_size: images decoded and scored together.
         tracking_uri: MLflow store for `runs:/` and `models:/` URIs (None: the default).
         limits: what each file may be; None = the API's defaults (`DecodeLimits()`).
-        region: the part of each image the model sees (`whole_image` today).
+        region: the part of each image the model sees when faces are off (`whole_image`).
+        faces: the faces settings (a `conf/faces` mapping or `FaceSettings`); ``None`` = the
+            settings recorded with the model (whole images when it has none).
+        faces_cache: the detection cache folder used with the model's recorded settings.
 
     Returns:
         A DataFrame with columns `PREDICTION_COLUMNS`, in path order.
@@ -74,8 +90,9 @@ def predict_files(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     paths = list_image_files([inputs] if isinstance(inputs, str | Path) else list(inputs))
+    regions = file_regions_for(paths, faces, loaded.metadata, faces_cache, region)
     probabilities, errors = score_files(
-        loaded.model, paths, loaded.image_size, batch_size, limits or DecodeLimits(), region
+        loaded.model, paths, loaded.image_size, batch_size, limits or DecodeLimits(), regions
     )
     table = prediction_table(paths, probabilities, errors, threshold, loaded)
     if out is not None:
@@ -92,6 +109,29 @@ def _load(model, tracking_uri: str | None):
         return model
     # Only registry and run URIs need a store; a plain `.keras` path loads without one.
     return load_model(model, tracking_uri=tracking_uri)
+
+
+def file_regions_for(
+    paths: Sequence[Path],
+    faces: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any],
+    faces_cache: str | Path | None,
+    region: Region = whole_image,
+) -> Region | FileRegions:
+    """The region of each file: its face crop (faces detected once, with a progress bar)
+    when the chosen or recorded faces settings crop faces, else `region`."""
+    from deepguard.faces import FaceRegions, scoring_face_settings
+
+    settings = scoring_face_settings(faces, metadata, faces_cache)
+    if not settings.enabled:
+        return region
+    if region is not whole_image:
+        raise ValueError(
+            "predict_files got a region and faces settings that crop faces; pass one of them "
+            "(faces=none to score whole images with your region)"
+        )
+    log.info("cropping faces: %s", settings.to_dict())
+    return FaceRegions.detect([str(path) for path in paths], settings)
 
 
 def list_image_files(inputs: Sequence[str | Path]) -> list[Path]:
@@ -127,7 +167,7 @@ def score_files(
     image_size: int,
     batch_size: int,
     limits: DecodeLimits,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
 ) -> tuple[np.ndarray, list[str]]:
     """Probabilities (NaN where unreadable) and error messages (``""`` where scored)."""
     probabilities = np.full(len(paths), np.nan)

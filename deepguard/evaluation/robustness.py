@@ -19,6 +19,7 @@ import tensorflow as tf
 from deepguard.data.pipeline import Perturbation, make_dataset
 from deepguard.evaluation.inputs import model_image_size, predict_probabilities
 from deepguard.evaluation.metrics import compute_metrics
+from deepguard.images import FileRegions, Region, whole_image
 
 
 def jpeg(quality: int) -> Perturbation:
@@ -142,6 +143,7 @@ def robustness_table(
     batch_size: int = 32,
     perturbations: Sequence[PerturbationSpec] = DEFAULT_PERTURBATIONS,
     clean_probabilities: np.ndarray | None = None,
+    region: Region | FileRegions = whole_image,
 ) -> pd.DataFrame:
     """Accuracy, ROC AUC and AP on the clean images and after each perturbation.
 
@@ -152,6 +154,8 @@ def robustness_table(
         batch_size: images per batch; only one batch of pixels is in memory at a time.
         perturbations: the rows to compute, `DEFAULT_PERTURBATIONS` by default.
         clean_probabilities: the clean scores if already computed (saves one pass).
+        region: the part of each image the model sees (each file's face crop with faces
+            on); the perturbation applies to it, before the resize.
 
     Returns:
         One row for `clean` and one per perturbation, with columns perturbation, parameter,
@@ -161,13 +165,18 @@ def robustness_table(
     y_true = np.asarray(labels, dtype=np.int64)
     if clean_probabilities is None:
         clean_probabilities = predict_probabilities(
-            model, make_dataset(paths, image_size=image_size, batch_size=batch_size)
+            model,
+            make_dataset(paths, image_size=image_size, batch_size=batch_size, region=region),
         )
     clean = compute_metrics(y_true, clean_probabilities, threshold)
     rows = [{"perturbation": "clean", "parameter": float("nan")} | _row(clean, clean)]
     for spec in perturbations:
         batches = make_dataset(
-            paths, image_size=image_size, batch_size=batch_size, perturbation=spec.build()
+            paths,
+            image_size=image_size,
+            batch_size=batch_size,
+            perturbation=spec.build(),
+            region=region,
         )
         scores = compute_metrics(y_true, predict_probabilities(model, batches), threshold)
         rows.append(

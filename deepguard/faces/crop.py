@@ -133,17 +133,42 @@ def crop_face(rgb: np.ndarray, face: Face, settings: FaceSettings) -> np.ndarray
     image edge are filled by mirroring the image. Without `align` the crop holds the image's pixels
     unchanged (no resampling); `size` then rescales it once (bilinear, antialiased).
     """
+    centre, side, angle = crop_geometry(face, settings)
+    pixels = _rotated_square(rgb, centre, side, angle)
+    if settings.size is not None and settings.size != side:
+        size = (settings.size, settings.size)
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+    return pixels
+
+
+def crop_geometry(face: Face, settings: FaceSettings) -> tuple[tuple[float, float], int, float]:
+    """Where `crop_face` cuts: the square's centre ``(x, y)`` and side in source pixels, and
+    its turn in radians (`eye_angle` with `align`, else 0)."""
     side = max(1, round(max(face.width, face.height) * (1 + 2 * settings.margin)))
     centre = face_centre(face)
     angle = eye_angle(face) if settings.align else 0.0
     if angle == 0.0:
         # A whole-pixel origin, so that an unrotated crop copies pixels instead of blending.
         centre = (round(centre[0] - side / 2) + side / 2, round(centre[1] - side / 2) + side / 2)
-    pixels = _rotated_square(rgb, centre, side, angle)
-    if settings.size is not None and settings.size != side:
-        size = (settings.size, settings.size)
-        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
-    return pixels
+    return centre, side, angle
+
+
+def landmarks_in_crop(face: Face, settings: FaceSettings, side: int) -> np.ndarray:
+    """The face's 5 landmarks in the pixels of its crop resized to ``side x side``.
+
+    `crop_face`'s crop is square, so a later resize to the model input scales both axes
+    alike: with `side` = the model input's side these are the landmarks of the model input,
+    where SBI's face mask is drawn. Continuous coordinates, as the crop samples them.
+
+    Returns:
+        float32 ``(5, 2)`` ``(x, y)`` points, in the order of `LANDMARK_NAMES`.
+    """
+    centre, crop_side, angle = crop_geometry(face, settings)
+    cos, sin = math.cos(angle), math.sin(angle)
+    offsets = np.asarray(face.landmarks, dtype=np.float64) - np.asarray(centre)
+    # The crop samples source = centre + R(angle) (u - half, v - half); invert with R's transpose.
+    upright = offsets @ np.array([[cos, -sin], [sin, cos]])
+    return ((upright + crop_side / 2) * (side / crop_side)).astype(np.float32)
 
 
 def face_centre(face: Face) -> tuple[float, float]:

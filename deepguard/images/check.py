@@ -17,7 +17,7 @@ from PIL import Image
 
 from deepguard.errors import ImageInputError
 from deepguard.images.decode import DATASET_LIMITS, DecodeLimits, decode_image
-from deepguard.images.region import Region, apply_region, whole_image
+from deepguard.images.region import FileRegions, Region, apply_region, region_of_file, whole_image
 
 # Reasons a file is refused, in the words the quarantine CSVs use.
 REASONS = (
@@ -31,7 +31,8 @@ REASONS = (
     "too-large",  # more bytes or pixels than allowed (decompression bomb guard)
     "bad-aspect-ratio",  # a strip: long side over max_aspect times the short one
     "oversized-metadata",  # text chunks, EXIF or ICC data over max_metadata_bytes
-    "refused-by-region",  # the region step refused the image (no face found ...)
+    "no-face",  # the face-crop region found no face and faces.on_missing is skip
+    "refused-by-region",  # the region step refused the image for another reason
     "duplicate-label-conflict",  # the same bytes labelled real and fake (set by the dedup)
 )
 
@@ -47,6 +48,7 @@ _CODE_REASONS = {
     "bad_aspect_ratio": "bad-aspect-ratio",
     "metadata_too_large": "oversized-metadata",
     "corrupt_image": "corrupt",
+    "no_face": "no-face",
 }
 # Pillow's own words for data that stops early.
 _TRUNCATION_PHRASES = ("image file is truncated", "truncated file read", "unexpected end of file")
@@ -76,7 +78,7 @@ class ImageCheck:
 def check_image(
     path: str | os.PathLike,
     limits: DecodeLimits = DATASET_LIMITS,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
 ) -> ImageCheck:
     """Read, hash and fully decode one file; say why it is unusable, if it is.
 
@@ -84,7 +86,8 @@ def check_image(
         path: the image file.
         limits: what the file may be (bytes, pixels, sides, formats); `DATASET_LIMITS` by
             default, the API's `DecodeLimits()` for uploads.
-        region: the region step the readers will apply; an image it refuses is unusable.
+        region: the region step the readers will apply (a `Region`, or `FileRegions` that
+            give each file its own); an image it refuses is unusable.
 
     Example:
         >>> check_image("face.jpg").reason is None     # doctest: +SKIP
@@ -98,7 +101,7 @@ def check_image(
     sha256 = hashlib.sha256(data).hexdigest() if len(data) <= limits.max_bytes else None
     try:
         rgb = decode_image(data, limits)
-        apply_region(rgb, region)
+        apply_region(rgb, region_of_file(region, path))
     except ImageInputError as error:
         return ImageCheck(_reason(error), str(error), sha256)
     height, width = rgb.shape[:2]

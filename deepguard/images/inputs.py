@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from deepguard.images.decode import DATASET_LIMITS, DecodeLimits, read_image
-from deepguard.images.region import Region, apply_region, whole_image
+from deepguard.images.region import FileRegions, Region, apply_region, region_of_file, whole_image
 from deepguard.images.resize import to_model_input
 
 
@@ -23,7 +23,7 @@ def prepare_input(rgb: np.ndarray, size: int, region: Region = whole_image) -> n
     Args:
         rgb: as returned by `decode_image`.
         size: the model's square input side S, in pixels.
-        region: the part of the image the model sees (`whole_image` today).
+        region: the part of the image the model sees (`whole_image` by default).
 
     Example:
         >>> prepare_input(decode_image(data), 64).shape
@@ -33,24 +33,33 @@ def prepare_input(rgb: np.ndarray, size: int, region: Region = whole_image) -> n
 
 
 def read_region(
-    path: str | os.PathLike, limits: DecodeLimits = DATASET_LIMITS, region: Region = whole_image
+    path: str | os.PathLike,
+    limits: DecodeLimits = DATASET_LIMITS,
+    region: Region | FileRegions = whole_image,
 ) -> np.ndarray:
     """Decode a file and keep its region: ``uint8 (h, w, 3)``, before any resize.
+
+    Args:
+        path: the image file.
+        limits: what the file may be.
+        region: a `Region`, or `FileRegions` that give this file its own (its face crop).
 
     Raises:
         ImageInputError: the file is refused by `limits` or by the region.
         OSError: the file cannot be read.
     """
-    return apply_region(read_image(path, limits), region)
+    return apply_region(read_image(path, limits), region_of_file(region, path))
 
 
 def read_input(
     path: str | os.PathLike,
     size: int,
     limits: DecodeLimits = DATASET_LIMITS,
-    region: Region = whole_image,
+    region: Region | FileRegions = whole_image,
 ) -> np.ndarray:
     """Decode a file, keep its region and resize it: ``float32 (S, S, 3)`` in [0, 255].
+
+    `region` is a `Region` or per-file `FileRegions`, as for `read_region`.
 
     Raises:
         ImageInputError: the file is refused by `limits` or by the region.

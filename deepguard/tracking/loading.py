@@ -12,6 +12,8 @@ from typing import Any
 from deepguard.errors import ModelIntegrityError
 from deepguard.files import file_sha256
 
+FACES_KEY = "faces"  # metadata entry: the faces settings (conf/faces keys) the model trained with
+
 
 @dataclass
 class LoadedModel:
@@ -22,7 +24,9 @@ class LoadedModel:
         uri: what the caller asked for (path, ``runs:/...`` or ``models:/...``).
         name / version / alias: registry coordinates, None for plain files.
         sha256: digest of the `.keras` file that was loaded.
-        metadata: extra facts (threshold, image_size, metrics, backbone, run_id ...).
+        metadata: extra facts (threshold, image_size, metrics, backbone, run_id ...);
+            ``faces``: the faces settings the model was trained with (`FACES_KEY`), from its
+            run's params or the ``config.yaml`` beside its file; absent for whole images.
     """
 
     model: Any
@@ -90,7 +94,7 @@ def load_model(
     text = str(uri)
     if not text.startswith(("runs:/", "models:/")):
         model, sha256 = load_keras_file(uri)
-        return LoadedModel(model=model, uri=text, sha256=sha256)
+        return LoadedModel(model=model, uri=text, sha256=sha256, metadata=_file_metadata(uri))
 
     from deepguard.tracking.store import make_client, resolve_tracking_uri
 
@@ -170,7 +174,37 @@ def _run_metadata(client: Any, run_id: str, run: Any = None) -> dict[str, Any]:
                 metadata.setdefault(key, params[candidate])
     if "deepguard.data_digest" in tags:
         metadata.setdefault("data_digest", tags["deepguard.data_digest"])
+    faces = _faces_from_params(params)
+    if faces:
+        metadata[FACES_KEY] = faces
     return metadata
+
+
+def _faces_from_params(params: dict[str, str]) -> dict[str, Any]:
+    """The ``faces.*`` params of a run as typed values (MLflow stores them as text)."""
+    import yaml
+
+    faces = {}
+    for key, text in params.items():
+        if key.startswith("faces.") and key != "faces.cache_dir":
+            # str(None) is how flatten_config writes a null; YAML reads the rest back.
+            faces[key.removeprefix("faces.")] = None if text == "None" else yaml.safe_load(text)
+    return faces
+
+
+def _file_metadata(path: str | Path) -> dict[str, Any]:
+    """What the training run's ``config.yaml`` beside a `.keras` file records: its faces."""
+    from omegaconf import OmegaConf
+
+    config_file = Path(path).parent / "config.yaml"
+    if not config_file.is_file():
+        return {}
+    faces = OmegaConf.load(config_file).get("faces")
+    if faces is None:
+        return {}
+    recorded = dict(OmegaConf.to_container(faces, resolve=False))  # type: ignore[arg-type]
+    recorded.pop("cache_dir", None)  # the training machine's folder, not the scorer's
+    return {FACES_KEY: recorded}
 
 
 def _resolve_model_version(client: Any, uri: str) -> tuple[str, str, str | None, Any]:

@@ -84,7 +84,11 @@ def compute_features(
 
 
 def augments_training(datamodule: Any) -> bool:
-    """Whether the datamodule changes training images between epochs (augmentation on)."""
+    """Whether the datamodule changes training images between epochs: augmentation on, or
+    synthesized fakes drawn afresh every epoch (``fakes.fresh_each_epoch``)."""
+    fakes = getattr(datamodule, "fakes", None)
+    if fakes is not None and fakes.enabled and fakes.fresh_each_epoch and "train" in fakes.splits:
+        return True
     augmentation = getattr(datamodule, "augmentation", None)
     if augmentation is None:
         return False

@@ -8,11 +8,13 @@ from typing import cast
 
 import keras
 import numpy as np
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from deepguard.errors import DataError
 from deepguard.tracking.loading import load_keras_file
 from deepguard.tracking.logger import Logger, NullLogger
 from deepguard.tracking.mlflow_logger import MLflowLogger
@@ -68,9 +70,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def build_datamodule(cfg: DictConfig):
-    """The data group's DataModule, with the augmentation group applied to training images."""
+    """The data group's DataModule, with the augmentation group applied to training images,
+    the fakes group's synthesized fakes and the faces group's crops."""
     augmentation = instantiate(cfg.augmentation) if cfg.get("augmentation") else None
-    return instantiate(cfg.data, augmentation=augmentation, seed=cfg.seed, _convert_="all")
+    fakes = instantiate(cfg.fakes, _convert_="all") if cfg.get("fakes") else None
+    return instantiate(
+        cfg.data,
+        augmentation=augmentation,
+        fakes=fakes,
+        faces=face_settings(cfg),
+        seed=cfg.seed,
+        _convert_="all",
+    )
+
+
+def face_settings(cfg: DictConfig) -> dict | None:
+    """The faces group as a plain mapping (checked by `FaceSettings`), or None when absent."""
+    faces = cfg.get("faces")
+    return None if faces is None else cast(dict, OmegaConf.to_container(faces, resolve=True))
 
 
 def build_logger(cfg: DictConfig) -> Logger:
@@ -108,6 +125,7 @@ def build_model(cfg: DictConfig, trainer: Trainer) -> keras.Model:
 def prepare_data(datamodule, logger: Logger, output_dir: Path) -> None:
     """Discover, split and scan the data; record the skipped files and the lineage."""
     datamodule.setup()
+    check_held_out_fakes(datamodule)
     datamodule.write_reports(output_dir)
     for split in ("train", "val", "test"):
         logger.log_dataset(
@@ -118,8 +136,34 @@ def prepare_data(datamodule, logger: Logger, output_dir: Path) -> None:
         )
     skipped = len(datamodule.quarantine)
     if skipped:
-        print(f"Skipped {skipped} unreadable files, listed in {output_dir / 'quarantine.csv'}")
+        print(f"Skipped {skipped} files, listed with reasons in {output_dir / 'quarantine.csv'}")
         logger.log_artifact(output_dir / "quarantine.csv")
+
+
+def check_held_out_fakes(datamodule) -> None:
+    """Refuse to train on real images only when validation or test would have no fakes.
+
+    With a folder of real photos and synthesized fakes for `train` only (the default
+    ``fakes.splits``), ``val_auc`` (which picks the best epoch and sweeps) and the test
+    metrics would be undefined; the error names the fix.
+
+    Raises:
+        DataError: the data has no fake images of its own and a held-out split gets none.
+    """
+    fakes, records = getattr(datamodule, "fakes", None), datamodule.records
+    if fakes is None or not fakes.enabled:
+        return
+    own = records[~records.get("synthetic", pd.Series(False, index=records.index))]
+    has_fakes = set(records.loc[records["label"] == 1, "split"])
+    without = [split for split in ("val", "test") if split not in has_fakes]
+    if without and not (own["label"] == 1).any():
+        raise DataError(
+            f"the {' and '.join(without)} split has no fake images: the data holds real "
+            f"images only and fakes.splits={list(fakes.splits)} synthesizes fakes for those "
+            "splits only. Add the held-out splits (fakes.splits=[train,val,test]: their scores "
+            "then tell how well the model finds its own kind of fakes), or use data with fakes "
+            "of its own"
+        )
 
 
 def record_training_spectra(datamodule, logger: Logger, output_dir: Path, per_class: int = 256):
@@ -128,15 +172,15 @@ def record_training_spectra(datamodule, logger: Logger, output_dir: Path, per_cl
     The app draws an image's profile over these, so a reviewer sees how it compares with
     what the model was trained on.
     """
-    from deepguard.data.pipeline import make_dataset
     from deepguard.spectral import MeanSpectra
 
     train_records = datamodule.split_records("train")
     sample = train_records.groupby("label", group_keys=False).head(per_class)
     stats = MeanSpectra()
-    batches = make_dataset(sample["path"].tolist(), image_size=datamodule.image_size, batch_size=64)
+    # The model's own inputs: face crops with faces on, synthesized fakes among the fakes.
+    batches = datamodule.records_dataset(sample, batch_size=64)
     start = 0
-    for images in batches:
+    for images, _ in batches:
         rows = sample.iloc[start : start + len(images)]
         stats.update(np.asarray(images), rows["label"].to_numpy(), rows["generator"].tolist())
         start += len(images)

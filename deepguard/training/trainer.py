@@ -249,8 +249,9 @@ class Trainer:
             return False
         if augments_training(datamodule):
             log.info(
-                "frozen-backbone features are not cached: training images are augmented, so "
-                "the backbone sees new pixels every epoch; augmentation=none enables the cache"
+                "frozen-backbone features are not cached: training images are augmented or "
+                "fakes are synthesized afresh, so the backbone sees new pixels every epoch; "
+                "augmentation=none (and fakes.fresh_each_epoch=false) enables the cache"
             )
             return False
         if self.strategy.num_replicas_in_sync > 1:

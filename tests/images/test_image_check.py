@@ -39,12 +39,15 @@ def test_every_format_the_api_accepts_passes_the_dataset_check(tmp_path, fmt):
     assert check_image(path, DATASET_LIMITS).reason is None
 
 
-def test_a_region_that_refuses_the_image_makes_it_unusable(tmp_path):
+@pytest.mark.parametrize(
+    ("code", "reason"), [("no_face", "no-face"), ("too_dark", "refused-by-region")]
+)
+def test_a_region_that_refuses_the_image_makes_it_unusable(tmp_path, code, reason):
     path = tmp_path / "face.png"
     path.write_bytes(image_bytes(3))
 
     def no_face(rgb: np.ndarray) -> np.ndarray:
-        raise ImageInputError("no face found; send a photo of a face", status=422, code="no_face")
+        raise ImageInputError("no face found; send a photo of a face", status=422, code=code)
 
     check = check_image(path, region=no_face)
-    assert check.reason == "refused-by-region" and "no face found" in check.detail
+    assert check.reason == reason and "no face found" in check.detail
