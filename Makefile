@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator sweep pipeline params lock check-lock data app serve mlflow-ui tracking-server clean
+.PHONY: help setup train test test-fast lint format bench bench-detection bench-cross-generator bench-generalization sweep pipeline params lock check-lock data app serve mlflow-ui tracking-server clean
 
 help: ## list the commands
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench-detection: $(STAMP) ## detection quality and time on the developers' real 
 
 bench-cross-generator: $(STAMP) ## leave-one-generator-out on the developers' generator set
 	$(BIN)/python bench/bench_cross_generator.py $(ARGS)
+
+bench-generalization: $(STAMP) ## train on faces-hard-dev only, score unseen generators (an hour; ARGS=--quick: minutes)
+	$(BIN)/python bench/bench_generalization.py $(ARGS)
 
 bench: $(STAMP) ## run every benchmark under bench/ (prints figures; minutes)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
