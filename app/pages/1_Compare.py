@@ -12,6 +12,7 @@ from deepguard_app.compare import (
     read_image_bytes,
     read_image_file,
 )
+from deepguard_app.faces import page_face_settings, show_faces, trained_on_faces
 from deepguard_app.store import project_root
 from deepguard_app.widgets import (
     current_store,
@@ -65,6 +66,15 @@ if not handles:
 models = [choice for choice in chosen if choice.uri in handles]
 if len(models) < 2:
     st.info("Pick a second model above to compare side by side.")
+recorded = [handles[choice.uri].loaded.metadata for choice in models]
+face_crops = st.sidebar.toggle(
+    "Face crops",
+    value=any(trained_on_faces(metadata) for metadata in recorded),
+    key="face_crops",
+    help="Find the faces (MTCNN), draw their boxes and score each face, cropped as each "
+    "model was trained. Default: on when a picked model was trained on face crops.",
+)
+face_settings = page_face_settings(recorded)
 
 # ---- images: uploads and/or samples from a folder ----------------------------------------
 uploads = st.file_uploader(
@@ -113,6 +123,8 @@ for item in items:
         continue
     for note in item.notes:
         st.caption(f"ℹ️ {note}")
+    if face_crops:
+        show_faces(item, models, handles, face_settings, threshold)
     predictions = [
         predict(
             handles[choice.uri].loaded,

@@ -1,4 +1,5 @@
-"""Leaderboard: every registered version with its test metrics; curves and tables side by side."""
+"""Leaderboard: every registered version with its test metrics; curves and tables side by side,
+and the cross-dataset generalization tables recorded on their runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import streamlit as st
 from deepguard_app.cache import run_files
 from deepguard_app.figures import curves_figure, robustness_figure
+from deepguard_app.generalization import show_generalization
 from deepguard_app.store import default_selection
 from deepguard_app.widgets import current_store, page_setup, show_empty_state, store_caption
 
@@ -90,6 +92,8 @@ for column, label in zip(columns, selected, strict=True):
         column.caption("no per_generator.csv recorded")
     else:
         column.dataframe(table, hide_index=True, width="stretch")
+
+show_generalization(selected, by_label, state.tracking_uri)
 
 st.subheader("Robustness (test split after JPEG, blur, down-scaling)")
 robustness = {label: f["robustness.csv"] for label, f in files.items() if "robustness.csv" in f}

@@ -29,10 +29,17 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from deepguard.errors import ImageInputError
 from deepguard.images import centre_crop, prepare_input
 from deepguard.serving.explain import fft_views
+from deepguard.serving.faces import FACES_CHOICES, ImageParts, Part, face_finder, image_parts
 from deepguard.serving.metrics import ServingMetrics
 from deepguard.serving.model_state import ModelState
 from deepguard.serving.openapi import openapi_document
-from deepguard.serving.payload import RequestError, Upload, decode_upload, read_uploads
+from deepguard.serving.payload import (
+    Payload,
+    RequestError,
+    Upload,
+    decode_upload,
+    read_payload,
+)
 from deepguard.serving.settings import ServeSettings
 from deepguard.tracking.loading import LoadedModel, load_model
 
@@ -83,7 +90,7 @@ def create_app(
     app = Flask("deepguard.serving", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json = _JSONInOrder(app)
-    state = ModelState(settings.model_uri, loader, settings.threshold)
+    state = ModelState(settings.model_uri, loader, settings.threshold, settings.faces)
     app.extensions[EXTENSION] = Service(
         state=state,
         metrics=ServingMetrics(lambda: state.ready),
@@ -130,8 +137,16 @@ def model_info():
         input_size=[size, size, 3],
         threshold=state.threshold,
         metrics=state.test_metrics(),
+        faces=_served_faces(state),
         request_id=g.request_id,
     )
+
+
+def _served_faces(state: ModelState) -> dict[str, Any]:
+    """The faces settings uploads are scored with (the cache folder is the server's own)."""
+    described = state.face_settings.to_dict()
+    described.pop("cache_dir")
+    return described
 
 
 @api.get("/metrics")
@@ -156,10 +171,11 @@ def predict():
             400, "invalid_explain", f"explain={explain!r} is unknown; use explain=fft"
         )
     try:
-        uploads = read_uploads(request, current.settings.max_batch)
+        payload = read_payload(request, current.settings.max_batch)
+        options = ScoreOptions(explain=explain == "fft", every_face=_every_face(payload))
     except RequestError as error:
         return error_response(error.status, error.code, str(error))
-    items = _score_in_a_slot(current, uploads, explain == "fft")
+    items = _score_in_a_slot(current, payload.uploads, options)
     if items is None:
         return _overloaded(current.settings)
     _count_outcomes(current.metrics, items)
@@ -177,49 +193,115 @@ def predict():
 # ---------------------------------------------------------------------- scoring
 
 
-def _score_in_a_slot(current: Service, uploads: list[Upload], explain: bool) -> list[dict] | None:
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What a `/v1/predict` request asks for beside the scores.
+
+    Attributes:
+        explain: add the spectrum views of each image (``?explain=fft``).
+        every_face: answer per face, with its box (``?faces=all``).
+    """
+
+    explain: bool = False
+    every_face: bool = False
+
+
+def _every_face(payload: Payload) -> bool:
+    """True for ``?faces=all`` or a JSON body's ``"faces": "all"`` (the query wins)."""
+    value = request.args.get("faces", payload.options.get("faces"))
+    if value is None:
+        return False
+    if value not in FACES_CHOICES:
+        raise RequestError(
+            f"faces={value!r} is unknown; use faces=all for one answer per face, or leave it "
+            "out for one answer per image",
+            status=400,
+            code="invalid_faces",
+        )
+    return True
+
+
+def _score_in_a_slot(
+    current: Service, uploads: list[Upload], options: ScoreOptions
+) -> list[dict] | None:
     """Score while holding a prediction slot; None when every slot stayed busy."""
-    # Decoding and the model call both hold a slot: they bound CPU and memory together.
+    # Decoding, face detection and the model call all hold a slot: they bound CPU and
+    # memory together.
     if not current.slots.acquire(timeout=current.settings.queue_timeout_s):
         current.metrics.shed.inc()
         return None
     current.metrics.in_flight.inc()
     try:
-        return _score(uploads, current.state, current.settings, explain)
+        return _score(uploads, current.state, current.settings, options)
     finally:
         current.metrics.in_flight.dec()
         current.slots.release()
 
 
 def _score(
-    uploads: list[Upload], state: ModelState, settings: ServeSettings, explain: bool
+    uploads: list[Upload], state: ModelState, settings: ServeSettings, options: ScoreOptions
 ) -> list[dict]:
-    """Decode every upload, score the good ones in one model call, keep order and errors."""
+    """Decode every upload and cut its parts (faces), score every part of every upload in
+    one model call, and answer each upload in order, refused ones with their error."""
     items: list[dict[str, Any]] = []
-    inputs, positions, crops = [], [], []
+    planned: list[tuple[dict[str, Any], np.ndarray, ImageParts]] = []
     for index, upload in enumerate(uploads):
         item: dict[str, Any] = {"index": index, "filename": upload.name}
         items.append(item)
         try:
             rgb = decode_upload(upload, settings.limits)
+            faces = state.face_settings
+            finder = face_finder(faces, upload.data)
+            parts = image_parts(rgb, faces, options.every_face, settings.max_faces, finder)
         except ImageInputError as error:
             item["error"] = {"status": error.status, "code": error.code, "message": str(error)}
             continue
-        inputs.append(prepare_input(rgb, state.image_size))
-        positions.append(index)
-        if explain:
-            crops.append(np.array(centre_crop(rgb, settings.explain_max_side)))
-    if inputs:
-        probabilities = state.predict(np.stack(inputs))
-        for slot, (index, probability) in enumerate(zip(positions, probabilities, strict=True)):
-            items[index].update(
-                probability_fake=float(probability),
-                label="fake" if probability >= state.threshold else "real",
-                threshold=state.threshold,
-            )
-            if explain:
-                items[index]["explain"] = fft_views(crops[slot])
+        planned.append((item, rgb, parts))
+    regions = [part for _, _, parts in planned for part in parts.to_score()]
+    if not regions:
+        return items
+    size = state.image_size
+    probabilities = state.predict(np.stack([prepare_input(part.pixels, size) for part in regions]))
+    # Keyed by identity: a primary face that is also answered per face is scored once.
+    scores = {id(part): float(p) for part, p in zip(regions, probabilities, strict=True)}
+    detected = state.face_settings.enabled or options.every_face
+    for item, rgb, parts in planned:
+        item.update(_answer(parts, scores, state.threshold, detected))
+        if options.explain:
+            item["explain"] = fft_views(np.array(centre_crop(rgb, settings.explain_max_side)))
     return items
+
+
+def _answer(
+    parts: ImageParts, scores: dict[int, float], threshold: float, detected: bool
+) -> dict[str, Any]:
+    """One upload's answer: the top-level score, the ``box`` it is for when faces were
+    detected (``None`` = the whole image), and the per-face answers when asked."""
+    answer = _verdict(scores[id(parts.top)], threshold)
+    answer["threshold"] = threshold
+    if detected:
+        answer["box"] = _box(parts.top)
+    if parts.faces is not None:
+        answer["faces"] = [
+            {
+                "box": _box(face),
+                "confidence": face.confidence,
+                **_verdict(scores[id(face)], threshold),
+            }
+            for face in parts.faces
+        ]
+    return answer
+
+
+def _verdict(probability: float, threshold: float) -> dict[str, Any]:
+    return {
+        "probability_fake": probability,
+        "label": "fake" if probability >= threshold else "real",
+    }
+
+
+def _box(part: Part) -> list[float] | None:
+    return None if part.box is None else list(part.box)
 
 
 def _count_outcomes(metrics: ServingMetrics, items: list[dict]) -> None:

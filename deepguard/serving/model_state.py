@@ -1,4 +1,5 @@
-"""The worker's one model: loaded once, in the background, with its readiness and failure."""
+"""The worker's one model: loaded once, in the background, with its readiness and failure,
+and the threshold and faces settings it is served with."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from deepguard.config.faces import FaceSettings
+from deepguard.errors import ConfigError
+from deepguard.serving.faces import serving_face_settings, warm_face_detector
 from deepguard.tracking.loading import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -23,15 +27,25 @@ class ModelState:
         uri: what `load_model` loads.
         loader: the loading function (`deepguard.tracking.loading.load_model`).
         threshold: fixed threshold, or None for the model's metadata (else 0.5).
+        faces: fixed faces settings, or None for the model's recorded ones (else whole
+            images); `face_settings` holds the outcome once loaded.
     """
 
-    def __init__(self, uri: str, loader: Callable[[str], LoadedModel], threshold: float | None):
+    def __init__(
+        self,
+        uri: str,
+        loader: Callable[[str], LoadedModel],
+        threshold: float | None,
+        faces: FaceSettings | None = None,
+    ):
         self.uri = uri
         self.status = "loading"
         self.reason: str | None = None
         self.loaded: LoadedModel | None = None
         self.threshold = 0.5 if threshold is None else float(threshold)
         self._fixed_threshold = threshold
+        self.face_settings = FaceSettings() if faces is None else faces
+        self._fixed_faces = faces
         self._loader = loader
         self._done = threading.Event()
 
@@ -63,25 +77,32 @@ class ModelState:
             # One call traces the predict graph now rather than inside the first request.
             size = loaded.image_size
             loaded.model.predict_on_batch(np.zeros((1, size, size, 3), np.float32))
+            faces = serving_face_settings(self._fixed_faces, loaded.metadata)
+            if faces.enabled:
+                warm_face_detector(faces)
         except Exception as error:  # a thread has no caller to raise to: record, stay unready
             log.exception("model %s failed to load; the server stays not ready", self.uri)
-            self.reason = (
-                f"{type(error).__name__}: {error}; check that model= points to an intact "
-                ".keras file or a registered model, then restart the server"
+            fix = (
+                "choose them with faces=crop or faces=none in the serve config"
+                if isinstance(error, ConfigError)  # the model's recorded faces settings
+                else "check that model= points to an intact .keras file or a registered model"
             )
+            self.reason = f"{type(error).__name__}: {error}; {fix}, then restart the server"
             self.status = "failed"
         else:
             self.loaded = loaded
+            self.face_settings = faces
             if self._fixed_threshold is None:
                 self.threshold = float(loaded.metadata.get("threshold", 0.5))
             self.status = "ready"
             log.info(
-                "model ready: %s version=%s alias=%s sha256=%s input=%dpx in %.1f s",
+                "model ready: %s version=%s alias=%s sha256=%s input=%dpx faces=%s in %.1f s",
                 self.describe()["name"],
                 loaded.version,
                 loaded.alias,
                 loaded.sha256[:12],
                 size,
+                "crop" if faces.enabled else "none",
                 time.perf_counter() - started,
             )
         finally:

@@ -58,6 +58,23 @@ _SCHEMAS: dict[str, Any] = {
             "profile": {"type": "array", "items": {"type": "number"}},
         },
     },
+    "Box": {
+        "type": "array",
+        "items": {"type": "number"},
+        "minItems": 4,
+        "maxItems": 4,
+        "description": "x1, y1, x2, y2 of a face in the uploaded image's pixels (after EXIF turn)",
+    },
+    "FaceAnswer": {
+        "type": "object",
+        "required": ["box", "confidence", "probability_fake", "label"],
+        "properties": {
+            "box": _ref("Box"),
+            "confidence": {"type": "number", "description": "face detector's confidence"},
+            "probability_fake": {"type": "number", "minimum": 0, "maximum": 1},
+            "label": {"type": "string", "enum": ["fake", "real"]},
+        },
+    },
     "Prediction": {
         "type": "object",
         "required": ["index"],
@@ -67,6 +84,19 @@ _SCHEMAS: dict[str, Any] = {
             "probability_fake": {"type": "number", "minimum": 0, "maximum": 1},
             "label": {"type": "string", "enum": ["fake", "real"]},
             "threshold": {"type": "number"},
+            "box": {
+                "allOf": [_ref("Box")],
+                "nullable": True,
+                "description": (
+                    "present when faces were detected: the face the top-level answer is for "
+                    "(the primary face), or null when it is for the whole image"
+                ),
+            },
+            "faces": {
+                "type": "array",
+                "items": _ref("FaceAnswer"),
+                "description": "with faces=all: one answer per face, left to right",
+            },
             "explain": _ref("Explanation"),
             "error": _ref("Error"),
         },
@@ -90,6 +120,10 @@ _SCHEMAS: dict[str, Any] = {
                     "input_size": {"type": "array", "items": {"type": "integer"}},
                     "threshold": {"type": "number"},
                     "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                    "faces": {
+                        "type": "object",
+                        "description": "the faces settings uploads are scored with",
+                    },
                 },
             },
         ]
@@ -129,7 +163,12 @@ def _predict_operation(settings: ServeSettings) -> dict[str, Any]:
             f"Up to {settings.max_batch} images, {limits.max_bytes} bytes and "
             f"{limits.max_pixels} pixels each, formats {', '.join(limits.allowed_formats)}. "
             "A request with one image answers that image's error status; a batch "
-            "answers 200 with an `error` in each refused item."
+            "answers 200 with an `error` in each refused item. With face crops (the "
+            "model's recorded faces settings or the server's), the top-level answer is for "
+            f"the primary face; `faces=all` answers each face too (at most "
+            f"{settings.max_faces} per image, more answer 422 `too_many_faces`). An image "
+            "with no face is scored whole, or answers 422 `no_face` under "
+            "`faces.on_missing: skip`. Every part of every image is scored in one model call."
         ),
         "parameters": _PREDICT_PARAMETERS,
         "requestBody": _PREDICT_BODY,
@@ -148,6 +187,14 @@ _PREDICT_PARAMETERS = [
         "required": False,
         "schema": {"type": "string", "enum": ["fft"]},
         "description": "add the spectrum views of each image as PNG",
+    },
+    {
+        "name": "faces",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["all"]},
+        "description": "answer each face of each image too, with its box (JSON bodies may "
+        "send it as the field `faces` instead)",
     },
     {"name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"}},
 ]
@@ -168,7 +215,8 @@ _PREDICT_BODY = {
                 "type": "object",
                 "required": ["images"],
                 "properties": {
-                    "images": {"type": "array", "items": {"type": "string", "format": "byte"}}
+                    "images": {"type": "array", "items": {"type": "string", "format": "byte"}},
+                    "faces": {"type": "string", "enum": ["all"], "description": "as ?faces="},
                 },
             }
         },

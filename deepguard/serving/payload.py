@@ -1,4 +1,5 @@
-"""Read the images of a `/v1/predict` request: multipart ``file`` parts or JSON base64.
+"""Read the images of a `/v1/predict` request: multipart ``file`` parts or JSON base64,
+and the options a JSON body carries beside its images (``faces``).
 
 `decode_upload` turns one upload into RGB pixels with `deepguard.images.decode_image`, the
 decoder every other reader shares; `prepare_input` then makes the model input.
@@ -55,18 +56,33 @@ _HOW_TO_SEND = (
 )
 
 
-def read_uploads(request: Request, max_batch: int) -> list[Upload]:
-    """The images of a request, in order.
+@dataclass
+class Payload:
+    """What a request sends: its images, in order, and the JSON body's options.
+
+    Attributes:
+        uploads: one `Upload` per image.
+        options: the JSON body's fields besides ``images`` (such as ``faces``); empty for
+            multipart bodies, whose options are query parameters.
+    """
+
+    uploads: list[Upload]
+    options: dict[str, Any]
+
+
+def read_payload(request: Request, max_batch: int) -> Payload:
+    """The images of a request, in order, and its JSON options.
 
     Raises:
         RequestError: no image, too many images, malformed JSON or an unknown body type.
     """
+    options: dict[str, Any] = {}
     if request.mimetype == "multipart/form-data":
         uploads = [
             Upload(part.filename or None, part.read()) for part in request.files.getlist("file")
         ]
     elif request.is_json:
-        uploads = _json_uploads(request)
+        uploads, options = _json_uploads(request)
     else:
         raise RequestError(
             f"unsupported request body type '{request.mimetype or 'none'}'; {_HOW_TO_SEND}",
@@ -84,10 +100,10 @@ def read_uploads(request: Request, max_batch: int) -> list[Upload]:
             status=413,
             code="batch_too_large",
         )
-    return uploads
+    return Payload(uploads, options)
 
 
-def _json_uploads(request: Request) -> list[Upload]:
+def _json_uploads(request: Request) -> tuple[list[Upload], dict[str, Any]]:
     body = _parse_json(request.get_data(cache=False))
     images = body.get("images") if isinstance(body, dict) else None
     if not isinstance(images, list) or not all(isinstance(item, str) for item in images):
@@ -97,7 +113,8 @@ def _json_uploads(request: Request) -> list[Upload]:
             status=400,
             code="invalid_json",
         )
-    return [_base64_upload(index, text) for index, text in enumerate(images)]
+    uploads = [_base64_upload(index, text) for index, text in enumerate(images)]
+    return uploads, {key: value for key, value in body.items() if key != "images"}
 
 
 def _parse_json(data: bytes) -> Any:

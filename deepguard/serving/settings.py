@@ -1,4 +1,4 @@
-"""What one serving worker needs to know: the model, the threshold and the limits."""
+"""What one serving worker needs to know: the model, the threshold, the faces and the limits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from deepguard.config.faces import FaceSettings
 from deepguard.images import DecodeLimits
 
 
@@ -25,6 +26,11 @@ class ServeSettings:
         retry_after_s: the Retry-After seconds sent with a 503.
         explain_max_side: side of the centred crop whose spectrum ``?explain=fft`` draws.
         limits: what each image may be (bytes, pixels, sides, formats).
+        faces: the faces settings uploads are scored with (`FaceSettings` or a mapping of
+            `conf/faces` keys); None takes the ones recorded with the model, else whole
+            images.
+        max_faces: most faces answered per image with ``?faces=all``; more answer 422
+            ``too_many_faces``.
         load_in_background: load the model in a thread so liveness answers at once;
             False loads it inside `create_app` (readiness is then true from the start).
     """
@@ -38,6 +44,8 @@ class ServeSettings:
     retry_after_s: int = 1
     explain_max_side: int = 512
     limits: DecodeLimits = field(default_factory=DecodeLimits)
+    faces: FaceSettings | None = None
+    max_faces: int = 8
     load_in_background: bool = True
 
     def __post_init__(self):
@@ -48,11 +56,14 @@ class ServeSettings:
             )
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1] or None, got {self.threshold}")
-        for name in ("max_batch", "max_content_length", "max_concurrency", "explain_max_side"):
+        names = ("max_batch", "max_content_length", "max_concurrency", "explain_max_side")
+        for name in (*names, "max_faces"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if isinstance(self.limits, Mapping):
             object.__setattr__(self, "limits", DecodeLimits(**self.limits))
+        if isinstance(self.faces, Mapping):
+            object.__setattr__(self, "faces", FaceSettings.from_config(self.faces))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ServeSettings:

@@ -115,6 +115,9 @@ def split_config(cfg: Mapping[str, Any]) -> tuple[ServeSettings, dict[str, Any]]
     """
     values = dict(cfg)
     values.pop("tracking_uri", None)
+    # Project folders (read by the faces group's cache_dir) and the command's name.
+    values.pop("paths", None)
+    values.pop("task_name", None)
     server = {name: values.pop(key) for key, name in _SERVER_KEYS.items() if key in values}
     values["model_uri"] = str(values.pop("model", "") or "")
     return ServeSettings.from_mapping(values), server

@@ -1,10 +1,11 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from deepguard.config.compose import compose_config
 from deepguard.images import DecodeLimits
 from deepguard.serving.wsgi import serve, split_config
 
@@ -12,11 +13,22 @@ CONF = Path(__file__).parents[2] / "conf"
 
 
 @pytest.fixture
-def serve_cfg():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("serve", overrides=["model=outputs/run/model.keras", "port=9001"])
-    yield OmegaConf.to_container(cfg, resolve=True)
+def compose_serve(tmp_path):
+    """The resolved conf/serve.yaml with overrides, as scripts/serve.py gets it."""
+
+    def compose(*overrides: str) -> dict:
+        base = ["model=outputs/run/model.keras", "port=9001"]
+        cfg = compose_config(CONF, "serve", [*base, *overrides], tmp_path)
+        return OmegaConf.to_container(cfg, resolve=True)
+
+    yield compose
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None
+
+
+@pytest.fixture
+def serve_cfg(compose_serve):
+    return compose_serve()
 
 
 def test_serve_yaml_builds_settings_and_server_options(serve_cfg):
@@ -48,3 +60,18 @@ def test_unknown_server_kind_is_refused(serve_cfg):
     settings, _ = split_config(serve_cfg)
     with pytest.raises(ValueError, match="gunicorn or flask"):
         serve(settings, server="uwsgi")
+
+
+def test_faces_default_to_the_model_and_are_chosen_with_the_faces_group(compose_serve, tmp_path):
+    from deepguard.config.faces import FaceSettings
+    from deepguard.errors import ConfigError
+
+    assert "faces" not in compose_serve() and split_config(compose_serve())[0].faces is None
+    assert split_config(compose_serve("faces=none"))[0].faces == FaceSettings(enabled=False)
+    crop = split_config(compose_serve("faces=crop", "faces.margin=0.4"))[0].faces
+    assert crop.enabled and crop.margin == 0.4
+    assert crop.cache_dir == str(tmp_path / "data" / "faces-cache")
+    with pytest.raises(ConfigError, match=r"faces\.on_missing must be one of"):
+        split_config({**compose_serve(), "faces": {"enabled": True, "on_missing": "drop"}})
+    with pytest.raises(ValueError, match="max_faces must be >= 1"):
+        split_config(compose_serve("max_faces=0"))
