@@ -22,6 +22,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -115,19 +116,33 @@ def tracked_run(logger: Any, **start_arguments: Any) -> Iterator[Any]:
 # ------------------------------------------------------------- crashed processes
 
 
+def machine_id() -> str:
+    """This host and its process-id namespace: processes with the same id share liveness.
+
+    Containers can share a host name (``--network host``) while each has its own process ids;
+    the inode of ``/proc/self/ns/pid`` tells their namespaces apart (Linux; elsewhere the host
+    name alone).
+    """
+    namespace = Path("/proc/self/ns/pid")
+    try:
+        return f"{socket.gethostname()}:{namespace.stat().st_ino}"
+    except OSError:
+        return socket.gethostname()
+
+
 def process_tags() -> dict[str, str]:
     """The tags that let a later run tell whether this run's process is still alive."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    return {HOST_TAG: machine_id(), PID_TAG: str(os.getpid())}
 
 
 def process_is_gone(tags: dict[str, str]) -> bool:
     """True when `tags` name a process on this host that no longer exists.
 
-    Runs of other hosts, and runs without the tags, are never judged: only a process this
-    machine can see is known to be dead. A reused process id reads as alive (the run then
-    stays RUNNING until that process ends: a safe mistake).
+    Runs of other hosts (or other containers), and runs without the tags, are never judged:
+    only a process this machine can see is known to be dead. A reused process id reads as
+    alive (the run then stays RUNNING until that process ends: a safe mistake).
     """
-    if tags.get(HOST_TAG) != socket.gethostname() or not str(tags.get(PID_TAG, "")).isdigit():
+    if tags.get(HOST_TAG) != machine_id() or not str(tags.get(PID_TAG, "")).isdigit():
         return False
     pid = int(tags[PID_TAG])
     if pid == os.getpid():
@@ -171,8 +186,7 @@ def close_stale_runs(client: Any, experiment_id: str, keep: str | None = None) -
     """
     running = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = "
-        f"'{socket.gethostname()}'",
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{machine_id()}'",
     )
     closed = [
         run.info.run_id

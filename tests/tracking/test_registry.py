@@ -13,14 +13,18 @@ from deepguard.errors import ConfigError, ModelIntegrityError
 from deepguard.tracking.loading import file_sha256, load_model
 from deepguard.tracking.mlflow_logger import MLflowLogger
 from deepguard.tracking.registry import best_run_of_sweep, register_model
+from deepguard.tracking.store import make_client
 
 
 @pytest.fixture
 def logged_run(tracking_uri, tmp_path, make_tiny_model):
     """`logged_run(roc_auc, digest=, seed=, tags=)`: a finished run with a tiny model."""
 
-    def log(roc_auc, digest="digest-1", seed=0, tags=None):
-        return _logged_run(tracking_uri, tmp_path, make_tiny_model, roc_auc, digest, seed, tags)
+    def log(roc_auc, digest="digest-1", seed=0, tags=None, val_auc=None):
+        run_id = _logged_run(tracking_uri, tmp_path, make_tiny_model, roc_auc, digest, seed, tags)
+        if val_auc is not None:
+            make_client(tracking_uri).log_metric(run_id, "val_auc", val_auc)
+        return run_id
 
     return log
 
@@ -139,12 +143,15 @@ def test_unknown_alias_and_bad_uri(tracking_uri, tmp_path, logged_run):
         load_model("models:/deepguard/latest", tracking_uri=tracking_uri)
 
 
-def test_best_run_of_sweep(tracking_uri, tmp_path, logged_run):
+def test_best_run_of_sweep_is_best_on_validation(tracking_uri, tmp_path, logged_run):
+    # (test, validation) AUC: the best on test (0.9) is not the best on validation (0.85)
     runs = [
-        logged_run(auc, seed=i, tags={"deepguard.sweep_id": "s1"})
-        for i, auc in enumerate([0.7, 0.9, 0.8])
+        logged_run(test, seed=i, tags={"deepguard.sweep_id": "s1"}, val_auc=val)
+        for i, (test, val) in enumerate([(0.7, 0.6), (0.9, 0.7), (0.8, 0.85)])
     ]
-    logged_run(0.99, seed=5, tags={"deepguard.sweep_id": "other"})
-    assert best_run_of_sweep("s1", tracking_uri=tracking_uri) == runs[1]
+    logged_run(0.99, seed=5, tags={"deepguard.sweep_id": "other"}, val_auc=0.99)
+    assert best_run_of_sweep("s1", tracking_uri=tracking_uri) == runs[2]
+    with pytest.raises(ConfigError, match="optimistic"):
+        best_run_of_sweep("s1", metric="test_roc_auc", tracking_uri=tracking_uri)
     with pytest.raises(ConfigError, match="no FINISHED run"):
         best_run_of_sweep("missing", tracking_uri=tracking_uri)
