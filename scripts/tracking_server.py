@@ -10,10 +10,12 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from deepguard.cli import reports_user_errors
 from deepguard.tracking.server import run_tracking_server
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="tracking_server")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     code = run_tracking_server(OmegaConf.to_container(cfg, resolve=True))
     if code:
