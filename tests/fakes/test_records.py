@@ -129,7 +129,7 @@ def fakes_choices() -> list[str]:
 
 @pytest.mark.parametrize("choice", fakes_choices())
 def test_every_fakes_choice_builds_its_synthesizer(choice):
-    # Composed beside a top-level seed, as conf/train.yaml's defaults will hold it.
+    # Composed beside a top-level seed, as conf/train.yaml's defaults hold it.
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         cfg = compose(overrides=[f"+fakes={choice}", "+seed=7"])
     fakes = instantiate(cfg.fakes, _convert_="all")

@@ -68,11 +68,12 @@ def trained(request, real_photos, tmp_path_factory) -> TrainedRun:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         cfg = compose_config(CONF_DIR, "train", [*TINY, *data], root)
+        output_dir = Path(cfg.paths.output_dir)
         try:
             metrics = train(cfg)
         finally:
             forget_hydra()
-    return TrainedRun(request.param, root, Path(cfg.paths.output_dir), metrics, data)
+    return TrainedRun(request.param, root, output_dir, metrics, data)
 
 
 def forget_hydra() -> None:
