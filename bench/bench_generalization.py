@@ -27,8 +27,9 @@ faces-hard-dev validation and proxy figures only (docs/models.md states the rule
 Trained models, per-image scores and ``results.csv`` / ``results.md`` go under ``--out``
 (default ``outputs/bench-generalization``, ``.../quick`` with ``--quick``); a recipe whose
 model is already there with the same overrides is scored again without retraining
-(``--retrain`` trains anew). Face detections are cached under ``--out`` too; the detection
-time is reported once, training times are with a warm cache. Skips with a message when
+(``--retrain`` trains anew). Face detections are cached in
+``outputs/bench-generalization/faces-cache``; the detection time is reported once, training
+times are with a warm cache. Skips with a message when
 ``../shared/data`` is absent.
 """
 
@@ -132,7 +133,8 @@ class Bench:
         self.data, self.out, self.quick, self.retrain = data, out, quick, retrain
         self.manifest = data / TRAIN_SET / "manifest.csv"
         self.out.mkdir(parents=True, exist_ok=True)
-        self.face_cache = out / "faces-cache"
+        # Detections depend on the images only, so every run folder shares one cache.
+        self.face_cache = DEFAULT_OUT / "faces-cache"
 
     def base_overrides(self, manifest: Path) -> list[str]:
         """What every trained recipe shares: the data, the seed, nothing tracked."""
@@ -260,7 +262,8 @@ def score_recipe_files(bench: Bench, model_path: str, paths: Sequence[str]) -> n
     failed = table.loc[table["error"].fillna("") != "", "error"]
     if len(failed):
         raise DataError(f"{len(failed)} files did not score, e.g. {failed.iloc[0]}")
-    return table["probability"].to_numpy(dtype=np.float64)
+    by_path = table.set_index("path")["probability_fake"]
+    return by_path.loc[[str(path) for path in paths]].to_numpy(dtype=np.float64)
 
 
 def auc(labels, scores) -> float:
@@ -477,7 +480,7 @@ def preset_recipe(bench: Bench, names: Sequence[str]) -> str | None:
 
 
 def predict_speed(bench: Bench, model_path: str) -> dict[str, float]:
-    """Images/s of `predict_files` on faces-hard-dev test files, after a one-image warm-up:
+    """Images/s of `predict_files` on faces-hard-dev test files, after a one-batch warm-up:
     as the model predicts (its own faces settings, no detection cache) and with face
     detection (MTCNN on every image, no cache) and crop."""
     from deepguard.evaluation import predict_files
@@ -490,7 +493,7 @@ def predict_speed(bench: Bench, model_path: str) -> dict[str, float]:
     loaded = load_model(model_path)
     speeds = {}
     for name, faces in (("predict_ips", None), ("predict_faces_ips", crop)):
-        predict_files(loaded, paths[:1], faces=faces)  # loads MTCNN, traces the model
+        predict_files(loaded, paths[:16], batch_size=16, faces=faces)  # MTCNN, model traced
         start = time.perf_counter()
         predict_files(loaded, paths, batch_size=16, faces=faces)
         speeds[name] = len(paths) / (time.perf_counter() - start)
@@ -567,13 +570,26 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def face_detection_line(bench: Bench, names: Sequence[str], validation_only: bool) -> list[str]:
+def face_detection_line(bench: Bench, validation_only: bool) -> str:
     """Detect (or find cached) the faces of every set a face-crop recipe will see."""
-    if not any(RECIPES[name].faces for name in names):
-        return []
     sets = [TRAIN_SET] if validation_only else [TRAIN_SET, T2I_SET, GENERATOR_SET]
     seconds = warm_face_cache(bench, [bench.data / name / "manifest.csv" for name in sets])
-    return [f"face detection of {', '.join(sets)} (then cached): {seconds:.0f} s"]
+    return f"face detection of {', '.join(sets)} (then cached): {seconds:.0f} s"
+
+
+def measure_all(bench: Bench, names: Sequence[str], sets, strata, validation_only: bool):
+    """Every recipe's `Result`, and the face detection line when a recipe crops faces.
+
+    Faces are detected once, before the first face-crop recipe (so that its training time
+    is with a warm cache, like the others'); --quick detects only its few images, as
+    training and scoring need them.
+    """
+    results, header = [], []
+    for name in names:
+        if RECIPES[name].faces and not header and not bench.quick:
+            header.append(face_detection_line(bench, validation_only))
+        results.append(measure(bench, RECIPES[name], sets, strata))
+    return results, header
 
 
 def add_preset_figures(bench: Bench, table: pd.DataFrame, names: Sequence[str]) -> list[str]:
@@ -603,10 +619,9 @@ def main() -> None:
     out = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
     bench = Bench(args.data.resolve(), out.resolve(), args.quick, args.retrain)
     print(f"{os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; run folder {bench.out}")
-    header = face_detection_line(bench, names, args.validation_only)
     sets = {} if args.validation_only else unseen_sets(bench)
     strata, shortcut_lines, shortcut_auc = shortcut_header(sets) if sets else (None, [], None)
-    results = [measure(bench, RECIPES[name], sets, strata) for name in names]
+    results, header = measure_all(bench, names, sets, strata, args.validation_only)
     header += [*shortcut_lines, *select_preset(bench, results)]
     table = results_table(results)
     if sets:
