@@ -166,19 +166,7 @@ def show_faces(item, models, handles, settings: FaceSettings, threshold: float |
     st.markdown("**Faces**")
     faces = page_faces(item.rgb, settings)
     if not faces:
-        st.warning(
-            f"No face found in **{item.name}** (MTCNN found none with a confidence of at least "
-            f"{settings.min_confidence:g} and a side of at least {settings.min_size} px). "
-            "The answers below are for the whole image."
-        )
-        if any(
-            model_crop_settings(handles[choice.uri].loaded.metadata, settings).on_missing == "skip"
-            for choice in models
-        ):
-            st.caption(
-                "A model trained with faces.on_missing=skip would refuse this image "
-                "(the API answers 422 no_face)."
-            )
+        show_no_face(item.name, [handles[c.uri].loaded.metadata for c in models], settings)
         return
     scores = []
     for choice in models:
@@ -208,3 +196,18 @@ def show_faces(item, models, handles, settings: FaceSettings, threshold: float |
         "Each face is cropped as the model was trained (its recorded faces settings, "
         "else conf/faces/crop.yaml). Below: each model on the whole image."
     )
+
+
+def show_no_face(name: str, metadatas: Sequence[Mapping[str, Any]], settings: FaceSettings) -> None:
+    """Say that an image has no face (and that a model trained to skip such images would
+    refuse it): the page then shows the whole-image answers only."""
+    st.warning(
+        f"No face found in **{name}** (MTCNN found none with a confidence of at least "
+        f"{settings.min_confidence:g} and a side of at least {settings.min_size} px). "
+        "The answers below are for the whole image."
+    )
+    if any(model_crop_settings(metadata, settings).on_missing == "skip" for metadata in metadatas):
+        st.caption(
+            "A model trained with faces.on_missing=skip would refuse this image "
+            "(the API answers 422 no_face)."
+        )

@@ -81,6 +81,20 @@ def test_boxes_are_drawn_around_each_face_and_nowhere_else(shared_data):
     assert np.array_equal(drawn[185:, :], rgb[185:, :])  # below every box: untouched
 
 
+def test_each_model_is_cropped_as_it_was_trained():
+    from deepguard_app.faces import model_crop_settings, page_face_settings, trained_on_faces
+
+    trained = {"faces": {"enabled": True, "margin": 0.4, "cache_dir": "elsewhere"}}
+    whole, unreadable = {}, {"faces": {"enabled": True, "margn": 0.4}}
+    assert trained_on_faces(trained)
+    assert not trained_on_faces(whole) and not trained_on_faces(unreadable)
+    page_settings = page_face_settings([whole, trained])
+    assert page_settings.margin == 0.4 and page_settings.cache_dir is None
+    assert page_face_settings([whole, unreadable]) == FaceSettings(enabled=True)
+    assert model_crop_settings(whole, page_settings) is page_settings
+    assert model_crop_settings(trained, FaceSettings(enabled=True)).margin == 0.4
+
+
 @pytest.fixture
 def generalization_store(tmp_path, monkeypatch):
     """A registry of two versions, only the first with a generalization table on its run
