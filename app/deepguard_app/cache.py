@@ -22,10 +22,17 @@ STORE_TTL_S = 15
 
 @dataclass
 class ModelHandle:
-    """A loaded model and its Grad-CAM, shared by every session of the server."""
+    """A loaded model, shared by every session of the server."""
 
     loaded: Any
-    cam: Any
+
+
+@dataclass(frozen=True)
+class Explainer:
+    """A model's Grad-CAM, or why the model cannot be explained (`problem`)."""
+
+    cam: Any | None
+    problem: str | None = None
 
 
 @st.cache_data(ttl=STORE_TTL_S, show_spinner=False)
@@ -35,19 +42,33 @@ def store_state(uri: str) -> StoreState:
 
 @st.cache_resource(show_spinner="Loading model (sha256 checked, Keras safe mode)...")
 def model_handle(uri: str, tracking_uri: str) -> ModelHandle:
-    """Load one model through the project's loader; cached per (model URI, store)."""
-    import deepguard.models  # noqa: F401  (registers the custom layers a detector file names)
-    from deepguard.explain import GradCAM
+    """Load one model through the project's loader; cached per (model URI, store).
+
+    Only the model: its explainer is built by `explainer`, when heatmaps are switched on.
+    """
     from deepguard.tracking.loading import load_model
 
     loaded = load_model(uri, tracking_uri=tracking_uri)
-    cam = GradCAM(loaded.model)
-    # Trace the predict and Grad-CAM graphs now (about a second each) rather than on the
-    # first image a user sends.
+    # Trace the predict graph now (about a second) rather than on the first image a user sends.
     blank = np.zeros((loaded.image_size, loaded.image_size, 3), np.float32)
     loaded.model.predict_on_batch(blank[None])
-    cam(blank)
-    return ModelHandle(loaded=loaded, cam=cam)
+    return ModelHandle(loaded=loaded)
+
+
+@st.cache_resource(show_spinner="Preparing Grad-CAM...")
+def explainer(uri: str, tracking_uri: str) -> Explainer:
+    """The Grad-CAM of one loaded model, built on first use; cached like `model_handle`.
+
+    An architecture Grad-CAM cannot explain gives an `Explainer` with the reason instead,
+    so the page says so for that model and still scores it.
+    """
+    from deepguard.explain import GradCAM, NotExplainableError
+
+    model = model_handle(uri, tracking_uri).loaded.model
+    try:
+        return Explainer(cam=GradCAM(model))
+    except NotExplainableError as error:
+        return Explainer(cam=None, problem=str(error))
 
 
 @st.cache_data(show_spinner=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
-from deepguard_app.cache import fft_view_pngs, model_handle
+from deepguard_app.cache import explainer, fft_view_pngs, model_handle
 from deepguard_app.compare import (
     ImageProblem,
     disagree,
@@ -111,6 +111,9 @@ if not items:
     st.info("Upload one or more images, or pick samples from a folder, to see each model's answer.")
     st.stop()
 
+# Grad-CAM is built (and traced on its first image) only while heatmaps are on, once per model.
+explainers = {c.uri: explainer(c.uri, state.tracking_uri) for c in models if show_heatmaps}
+
 # The profile is drawn over the training data of the first model picked.
 reference = models[0]
 
@@ -128,7 +131,7 @@ for item in items:
     predictions = [
         predict(
             handles[choice.uri].loaded,
-            handles[choice.uri].cam if show_heatmaps else None,
+            explainers[choice.uri].cam if show_heatmaps else None,
             item.rgb,
             threshold=threshold,
             model_label=choice.label,
@@ -143,7 +146,8 @@ for item in items:
         st.error(f"⚠️ The models disagree: {verdicts}")
     elif len(predictions) > 1:
         st.success(f"All {len(predictions)} models agree: {predictions[0].label}")
-    for column, prediction in zip(st.columns(len(predictions)), predictions, strict=True):
+    columns = st.columns(len(predictions))
+    for column, choice, prediction in zip(columns, models, predictions, strict=True):
         with column:
             badge = ":red-badge[FAKE]" if prediction.label == "fake" else ":green-badge[REAL]"
             st.markdown(f"**{prediction.model_label}** {badge}")
@@ -159,6 +163,8 @@ for item in items:
                     caption=f"Grad-CAM: where the model sees evidence for '{prediction.label}'",
                     width=HEATMAP_WIDTH,
                 )
+            elif show_heatmaps:
+                st.caption(f"No Grad-CAM for this model: {explainers[choice.uri].problem}")
     st.markdown("**Frequency views**")
     image_col, spectrum_col, profile_col = st.columns([1, 1.2, 1.5])
     image_col.image(

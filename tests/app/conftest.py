@@ -73,3 +73,34 @@ def app_env(app_store, monkeypatch, tmp_path) -> AppStore:
     monkeypatch.setenv("DEEPGUARD_ROOT", str(app_store.root))
     monkeypatch.setenv("DEEPGUARD_CACHE", str(tmp_path.parent / "model-cache"))
     return app_store
+
+
+@pytest.fixture(scope="session")
+def model_zoo(tmp_path_factory):
+    """Tiny trained models of every shipped preset and backbone, trained when first asked."""
+    from tests.app.zoo import ModelZoo
+
+    return ModelZoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture
+def zoo_env(model_zoo, monkeypatch, tmp_path):
+    """Train (once per session) the given zoo entries and point the app at the zoo's store.
+
+    Returns a function ``use(*entries) -> [label, ...]``: the app's label of each entry.
+    """
+
+    def use(*entries) -> list[str]:
+        from deepguard_app.cache import store_state
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+            for entry in entries:
+                model_zoo.train(entry)
+        store_state.clear()  # the app lists the store every 15 s: show the new versions now
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", model_zoo.tracking_uri)
+        monkeypatch.setenv("DEEPGUARD_ROOT", str(model_zoo.roots[entries[0]]))
+        monkeypatch.setenv("DEEPGUARD_CACHE", str(tmp_path.parent / "model-cache"))
+        return [model_zoo.label(entry) for entry in entries]
+
+    return use

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import APP_DIR, load_bad_inputs
+from tests.app.zoo import ZooEntry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,7 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-MODELS = ("deepguard_test v1 (champion)", "deepguard_test v2 (challenger)")
+# One single-scale model and one multi-scale one (VGG16 blocks 3-5 pooled), the project's
+# recommended recipe: Grad-CAM must explain both in the real page.
+ENTRIES = (ZooEntry("experiment", "quick"), ZooEntry("experiment", "vgg16_hed_probe"))
 
 
 def free_port() -> int:
@@ -54,8 +57,14 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> 
 
 
 @pytest.fixture
-def served_app(app_env, tmp_path):
-    """`streamlit run app/Home.py` on 127.0.0.1, pointed at the fixture store."""
+def models(zoo_env) -> list[str]:
+    """The app's labels of the two zoo models, trained and registered."""
+    return zoo_env(*ENTRIES)
+
+
+@pytest.fixture
+def served_app(models, tmp_path):
+    """`streamlit run app/Home.py` on 127.0.0.1, pointed at the zoo's store."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(APP_DIR.parent))
     command = [
@@ -87,7 +96,7 @@ def served_app(app_env, tmp_path):
 
 
 @pytest.mark.slow
-def test_compare_two_models_on_an_upload_in_chromium(served_app, tmp_path):
+def test_compare_two_models_on_an_upload_in_chromium(served_app, models, tmp_path):
     if not CHROMIUM.is_file():
         pytest.skip("no system Chromium at /usr/bin/chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -105,13 +114,14 @@ def test_compare_two_models_on_an_upload_in_chromium(served_app, tmp_path):
             picker.wait_for(timeout=120_000)
             # Choose the two models by hand: clear the defaults, type each name, pick it.
             picker.get_by_role("button", name="Clear all").click()
-            for model in MODELS:
+            for model in models:
                 picker.get_by_role("combobox").fill(model)
                 page.get_by_role("option", name=model).click()
             page.keyboard.press("Escape")
             page.locator("input[type=file]").set_input_files(str(upload))
-            for model in MODELS:
+            for model in models:
                 page.get_by_text(f"P(fake) · {model}").wait_for(timeout=120_000)
+            page.get_by_text("Grad-CAM: where the model sees").nth(1).wait_for(timeout=60_000)
             page.get_by_text("1D azimuthal profile").wait_for(timeout=60_000)
             page.wait_for_timeout(1000)  # let the images finish painting
             shot = tmp_path / "app-compare.png"
@@ -121,7 +131,7 @@ def test_compare_two_models_on_an_upload_in_chromium(served_app, tmp_path):
         finally:
             browser.close()
     assert len(metrics) == 2
-    for text, model in zip(metrics, MODELS, strict=True):
+    for text, model in zip(metrics, models, strict=True):
         assert model in text
         assert 0.0 <= float(text.split()[-1]) <= 1.0
     assert shot.stat().st_size > 10_000

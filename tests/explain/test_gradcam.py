@@ -132,7 +132,8 @@ def colour_detector(size: int = 16, multiscale: bool = False) -> keras.Model:
     outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
     model = keras.Model(inputs, outputs)
     backbone.get_layer("red").set_weights([np.array([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1)])
-    backbone.get_layer("blue").set_weights([np.array([0.0, 0.0, 1.0]).reshape(1, 1, 3, 1)])
+    if multiscale:
+        backbone.get_layer("blue").set_weights([np.array([0.0, 0.0, 1.0]).reshape(1, 1, 3, 1)])
     kernel = np.array([[20.0], [20.0]]) if multiscale else np.array([[20.0]])
     model.get_layer("p_fake").set_weights([kernel, np.array([-1.0])])
     return model
