@@ -139,7 +139,31 @@ def compute_dataset_spectra(
         frame = frame.sample(n=limit, random_state=seed).sort_index()
     if frame.empty:
         raise DataError(f"manifest {manifest} lists no images; nothing to analyse")
-    size = _common_size(frame, image_size)
+    stats, profiles = _accumulate(
+        frame, _common_size(frame, image_size), batch_size, workers, progress
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats.save(out_dir / "mean_spectra.npz")
+    _write_profile_tables(stats, out_dir)
+    _write_figures(stats, out_dir, per_generator_figures)
+    baseline = _baseline_report(profiles, frame, baseline_c)
+    (out_dir / "profile_baseline.json").write_text(json.dumps(_json_safe(baseline), indent=2))
+    summary = {
+        "n_images": len(frame),
+        "n_real": stats.count(0),
+        "n_fake": stats.count(1),
+        "generators": stats.generators,
+        "image_size": [stats.shape[0], stats.shape[1]] if stats.shape else None,
+        "baseline": baseline,
+    }
+    log.info("spectra of %d images (%s) written to %s", len(frame), stats.shape, out_dir)
+    return summary
+
+
+def _accumulate(
+    frame: pd.DataFrame, size: tuple[int, int] | None, batch_size: int, workers: int, progress: bool
+) -> tuple[MeanSpectra, np.ndarray]:
+    """One pass over the images, batch by batch: running mean spectra and every 1D profile."""
     stats = MeanSpectra(size)
     batches: list[np.ndarray] = []
     paths = frame["path"].tolist()
@@ -157,23 +181,7 @@ def compute_dataset_spectra(
             stats.update_spectra(spectra, batch_profiles, rows["label"], rows["generator"])
             batches.append(batch_profiles)
             bar.update(len(rows))
-    profiles = np.concatenate(batches)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stats.save(out_dir / "mean_spectra.npz")
-    _write_profile_tables(stats, out_dir)
-    _write_figures(stats, out_dir, per_generator_figures)
-    baseline = _baseline_report(profiles, frame, baseline_c)
-    (out_dir / "profile_baseline.json").write_text(json.dumps(_json_safe(baseline), indent=2))
-    summary = {
-        "n_images": len(frame),
-        "n_real": stats.count(0),
-        "n_fake": stats.count(1),
-        "generators": stats.generators,
-        "image_size": [stats.shape[0], stats.shape[1]] if stats.shape else None,
-        "baseline": baseline,
-    }
-    log.info("spectra of %d images (%s) written to %s", len(frame), stats.shape, out_dir)
-    return summary
+    return stats, np.concatenate(batches)
 
 
 def _write_profile_tables(stats: MeanSpectra, out_dir: Path) -> None:
