@@ -255,7 +255,9 @@ def _finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
 
 
-def _post_process(image: np.ndarray, rng: np.random.Generator, difficulty: SyntheticDifficulty):
+def _post_process(
+    image: np.ndarray, rng: np.random.Generator, difficulty: SyntheticDifficulty
+) -> np.ndarray:
     """Down-scale and scale back, then JPEG, each with its probability: what sharing does."""
     picture = Image.fromarray(image)
     size = picture.size

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from deepguard.errors import DataError
 from deepguard.files import file_sha256, swap_into_place
@@ -316,23 +317,10 @@ def ingest(
     if files is not None:
         log.info("%s already holds %s (%d files); nothing to do", dest, source, files)
         return IngestResult(dest, kind, source, fingerprint, files, skipped=True)
-    limits = {
-        "max_members": max_members,
-        "max_total_bytes": max_total_bytes,
-        "max_download_bytes": max_download_bytes,
-        "timeout_s": timeout_s,
-        "flatten": flatten,
-    }
-    fill = partial(
-        _fill,
-        kind,
-        source,
-        sha256=fingerprint,
-        synthetic=synthetic,
-        hardlink=hardlink,
-        limits=limits,
-        progress=progress,
-    )
+    limits: dict[str, Any] = dict(max_members=max_members, max_total_bytes=max_total_bytes)
+    limits |= dict(max_download_bytes=max_download_bytes, timeout_s=timeout_s, flatten=flatten)
+    fill = partial(_fill, kind, source, sha256=fingerprint, synthetic=synthetic, limits=limits)
+    fill = partial(fill, hardlink=hardlink, progress=progress)
     files = _replace(dest, fill, source)
     result = IngestResult(dest, kind, source, fingerprint, files, skipped=False)
     _write_stamp(result)
