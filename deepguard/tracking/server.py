@@ -199,17 +199,17 @@ class LocalPostgres:
         self._run(self._binary("pg_ctl"), "-D", str(self.data_dir), *args)
 
     def _run(self, *command: str | Path) -> None:
-        as_account = {}
-        if self.account:
-            account = pwd.getpwnam(self.account)
-            as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        account = pwd.getpwnam(self.account) if self.account else None
         result = subprocess.run(
             [str(part) for part in command],
             cwd=self.root,
             capture_output=True,
             text=True,
             check=False,
-            **as_account,
+            # as the service account (PostgreSQL refuses root), without root's groups
+            user=account.pw_uid if account else None,
+            group=account.pw_gid if account else None,
+            extra_groups=[] if account else None,
         )
         if result.returncode != 0:
             log_file = self.root / "postgres.log"

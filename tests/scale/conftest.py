@@ -93,6 +93,7 @@ def postgres_tracking_server(tmp_path_factory) -> TrackingServer:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+    env.pop("MLFLOW_BACKEND_STORE_URI", None)  # the throw-away cluster, whatever the shell says
     with log.open("w") as output:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT

@@ -131,7 +131,8 @@ def test_registered_champion_is_served_by_the_api_and_listed_by_the_app(
 
     home = app_home(monkeypatch, url, tmp_path)
     values = {metric.label: metric.value for metric in home.metric}
-    assert values["Versions"] == "3" and values["Champion"] == f"{name} v3 (champion)"
+    assert values["Versions"] == "3"
+    assert values["Champion"] == f"{name} v3 (challenger, champion)"
 
 
 def serve_champion(root: Path, tracking_url: str, name: str) -> dict:

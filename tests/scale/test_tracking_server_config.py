@@ -31,9 +31,10 @@ def test_asking_for_postgres_without_it_fails_with_the_fix(without_postgres):
 
 
 @pytest.fixture
-def tracking_server_config(tmp_path):
+def tracking_server_config(tmp_path, monkeypatch):
     from hydra.core.hydra_config import HydraConfig
 
+    monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
     yield compose_config(CONF_DIR, "tracking_server", [], tmp_path)
     HydraConfig.instance().cfg = None  # leave no Hydra context for later tests
 
@@ -45,6 +46,18 @@ def test_sqlite_backend_serves_the_project_store(
     with server.backend_store(cfg) as (uri, description):
         assert uri == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
         assert description.startswith("SQLite") and "not PostgreSQL" in description
+
+
+def test_an_existing_database_from_the_environment_is_used_as_given(tmp_path, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    uri = "postgresql+psycopg://mlflow:secret@db-host:5432/mlflow"
+    monkeypatch.setenv("MLFLOW_BACKEND_STORE_URI", uri)
+    cfg = compose_config(CONF_DIR, "tracking_server", [], tmp_path)
+    HydraConfig.instance().cfg = None
+    with server.backend_store(cfg) as (used, description):
+        assert used == uri
+        assert "db-host:5432/mlflow" in description and "secret" not in description
 
 
 def test_the_command_keeps_the_database_password_off_the_command_line():
@@ -75,3 +88,9 @@ def test_the_script_reports_a_bad_backend_before_starting_anything(tmp_path):
     )
     assert result.returncode != 0
     assert "unknown backend 'mysql'" in result.stderr
+
+
+def test_every_tracking_server_key_is_commented():
+    for line in (CONF_DIR / "tracking_server.yaml").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", "- ")) and ":" in line:
+            assert "#" in line, f"key without a comment: {line}"
