@@ -61,10 +61,10 @@ def test_robust_is_the_cnndetection_recipe(tmp_path):
 def test_synthetic_config_generates_at_the_model_input_size(tmp_path):
     cfg = compose(tmp_path, "synthetic")
     cfg.data.image_size = 32
-    cfg.data.synthetic.n_per_class = 12
+    cfg.data.synthetic.n_per_class = 20
     data = instantiate(cfg.data).setup()
     assert data.root == tmp_path / "data" / "synthetic" / "32px"
-    assert len(data.records) == 24
+    assert len(data.records) == 40
     assert data.synthetic["image_size"] == 32
 
 
