@@ -59,7 +59,7 @@ def test_every_page_opens_with_two_shipped_models(pair, zoo_env, model_zoo):
 
     spectra = page(SPECTRA)
     spectra.run()
-    spectra.radio(key="spectra_source").set_value("the training data of a registered model")
+    spectra.radio(key="spectra_source").set_value("the training data of a registered model").run()
     for label in labels:
         spectra.selectbox(key="spectra_model").set_value(label).run()
         no_exception(spectra)

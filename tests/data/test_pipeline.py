@@ -115,7 +115,7 @@ def test_the_region_step_runs_between_decode_and_resize(generic_root):
 def test_the_scan_quarantines_what_the_region_refuses(generic_root):
     def odd_corner_refused(rgb: np.ndarray) -> np.ndarray:
         if rgb[0, 0, 0] % 2:
-            raise ImageInputError("no face found", status=422, code="no_face")
+            raise ImageInputError("corner refused", status=422, code="refused")
         return rgb
 
     records = discover(generic_root)
