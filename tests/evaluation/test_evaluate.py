@@ -90,7 +90,8 @@ def evaluate_config(**values):
     cfg = OmegaConf.load(REPO / "conf" / "evaluate.yaml")
     for key in ("defaults", "hydra"):
         cfg.pop(key)
-    return OmegaConf.merge(cfg, values)
+    # No paths group here: the detection cache is off unless a test names one.
+    return OmegaConf.merge(cfg, {"faces_cache": None, **values})
 
 
 def test_run_evaluation_uses_the_config_and_the_recorded_model(model_file, records, tmp_path):

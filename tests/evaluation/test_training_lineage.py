@@ -59,6 +59,7 @@ def evaluate_config(tmp_path, model, **values):
         "model": str(model),
         "out_dir": str(tmp_path / "report"),
         "robustness": False,
+        "faces_cache": None,  # no paths group here: the detection cache is off
         **values,
     }
     return OmegaConf.merge(cfg, values)
