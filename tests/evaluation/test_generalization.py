@@ -136,6 +136,7 @@ def suite_config(tmp_path, model_uri, tracking_uri, roots, name):
         "out_dir": str(tmp_path / f"report-{name}"),
         "suite": suite,
         "batch_size": 8,
+        "faces_cache": None,  # no paths group here: the detection cache is off
     }
     return OmegaConf.merge(cfg, values)
 
