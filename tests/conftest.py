@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +40,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("the shared real-image data folder is not available")
     return SHARED_DATA
+
+
+@pytest.fixture
+def terminal_ctrl_c():
+    """Python's own SIGINT handler, as in a terminal. A shell starts background jobs (and so
+    some CI runners start the tests) with SIGINT ignored, where Ctrl-C cannot be tested."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="session")
+def model_zoo(tmp_path_factory):
+    """Every shipped preset and backbone, trained and registered when first asked
+    (tests/helpers/zoo.py); the app's and the backbone tests share them."""
+    from tests.helpers.zoo import ModelZoo
+
+    return ModelZoo(tmp_path_factory.mktemp("zoo"))

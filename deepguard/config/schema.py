@@ -23,6 +23,7 @@ class TrainerConfig:
     finetune_lr_factor: float = 0.1
     precision: str = "float32"
     jit_compile: bool = False
+    run_eagerly: bool = False
     deterministic: bool = False
     gradient_clip_norm: float | None = None
     accumulate_grad_batches: int = 1

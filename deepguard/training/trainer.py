@@ -115,6 +115,9 @@ class Trainer:
         precision: dtype policy models are built under inside `model_scope`
             (see `runtime.precision_policy`).
         jit_compile: compile train steps with XLA.
+        run_eagerly: run train and validation steps eagerly, without tracing a graph (for
+            debugging, and for runs of a batch or two, where tracing a large backbone's
+            training graph takes far longer than the steps themselves).
         deterministic: make every TensorFlow op deterministic (process-wide, from here on).
         gradient_clip_norm: passed to the optimizer as `clipnorm`.
         accumulate_grad_batches: passed to the optimizer as `gradient_accumulation_steps`.
@@ -146,6 +149,7 @@ class Trainer:
         finetune_lr_factor: float = 0.1,
         precision: str = "float32",
         jit_compile: bool = False,
+        run_eagerly: bool = False,
         deterministic: bool = False,
         gradient_clip_norm: float | None = None,
         accumulate_grad_batches: int = 1,
@@ -169,6 +173,7 @@ class Trainer:
         self.finetune_lr_factor = finetune_lr_factor
         self.precision = precision
         self.jit_compile = jit_compile
+        self.run_eagerly = run_eagerly
         self.deterministic = deterministic
         if deterministic:
             # Process-wide, as in Lightning: every TensorFlow op from here on is reproducible.
@@ -343,6 +348,7 @@ class Trainer:
                     keras.metrics.AUC(name="auc"),
                 ],
                 jit_compile=self.jit_compile,
+                run_eagerly=self.run_eagerly,
             )
 
     def _class_weight(self, datamodule: Any) -> dict[int, float] | None:

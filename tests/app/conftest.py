@@ -75,14 +75,6 @@ def app_env(app_store, monkeypatch, tmp_path) -> AppStore:
     return app_store
 
 
-@pytest.fixture(scope="session")
-def model_zoo(tmp_path_factory):
-    """Tiny trained models of every shipped preset and backbone, trained when first asked."""
-    from tests.app.zoo import ModelZoo
-
-    return ModelZoo(tmp_path_factory.mktemp("zoo"))
-
-
 @pytest.fixture
 def zoo_env(model_zoo, monkeypatch, tmp_path):
     """Train (once per session) the given zoo entries and point the app at the zoo's store.

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import APP_DIR, load_bad_inputs
-from tests.app.zoo import ZooEntry
+from tests.helpers.zoo import ZooEntry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

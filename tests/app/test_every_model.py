@@ -2,7 +2,7 @@
 
 Each test trains (once per session, tiny) two entries of conf/experiment and conf/backbone,
 registers them, and opens Home, Compare, Leaderboard and Spectra with both selected. A new
-preset or backbone is paired and opened the day its file is added (tests/app/zoo.py).
+preset or backbone is paired and opened the day its file is added (tests/helpers/zoo.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import image_captions, images, page, texts
-from tests.app.zoo import zoo_pairs
+from tests.helpers.zoo import zoo_pairs
 
 COMPARE, LEADERBOARD, SPECTRA = "pages/1_Compare.py", "pages/2_Leaderboard.py", "pages/3_Spectra.py"
 
@@ -67,7 +67,7 @@ def test_every_page_opens_with_two_shipped_models(pair, zoo_env, model_zoo):
 
 
 def test_heatmaps_off_builds_no_explainer(zoo_env, monkeypatch, model_zoo):
-    from tests.app.zoo import ZooEntry
+    from tests.helpers.zoo import ZooEntry
 
     labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("backbone", "npr"))
     from deepguard_app.cache import explainer
@@ -102,7 +102,7 @@ def test_a_model_grad_cam_cannot_explain_is_still_compared(zoo_env, monkeypatch,
     from deepguard_app.cache import explainer
 
     import deepguard.explain as explain
-    from tests.app.zoo import ZooEntry
+    from tests.helpers.zoo import ZooEntry
 
     labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("backbone", "npr"))
     explainer.clear()

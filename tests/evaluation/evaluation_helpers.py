@@ -98,7 +98,13 @@ class ManifestData:
     (columns path relative to the folder, label real/fake or 0/1, generator); every record
     is in the `test` split."""
 
-    def __init__(self, root: str, image_size: int = IMAGE_SIZE, batch_size: int = 8):
+    def __init__(
+        self, root: str, image_size: int = IMAGE_SIZE, batch_size: int = 8, faces=None, fakes=None
+    ):
+        if faces is not None and faces.get("enabled", True):
+            raise ValueError("ManifestData scores whole images: evaluate it with faces=none")
+        if fakes is not None and fakes.makers:
+            raise ValueError("ManifestData scores its own files only: evaluate it with fakes=none")
         self.root = Path(root)
         self.image_size = image_size
         self.batch_size = batch_size

@@ -148,7 +148,7 @@ class StoppingData:
     ],
 )
 def test_an_evaluation_run_ends_with_its_status(
-    model_file, tmp_path, tracking_uri, how, raised, expected
+    model_file, tmp_path, tracking_uri, how, raised, expected, terminal_ctrl_c
 ):
     logger = {
         "_target_": "deepguard.tracking.mlflow_logger.MLflowLogger",

@@ -30,7 +30,6 @@ TINY = [
     "data.synthetic.image_size=32",
     "augmentation=none",
     "trainer.strategy=multi_worker",
-    "trainer.multi_worker_timeout_s=120",
 ]
 RUN_TIMEOUT_S = 900  # two TensorFlow processes on a shared 2-core machine
 FAILURE_TIMEOUT_S = 240  # a lost worker is noticed within seconds; this bounds the test
@@ -90,6 +89,7 @@ def test_two_workers_train_one_model_recorded_once_by_the_chief(project):
     workers = start_workers(
         project,
         "trainer.max_epochs=2",
+        "trainer.multi_worker_timeout_s=120",
         "+callbacks.final_weights._target_=tests.scale.callbacks.SaveWeightsAtTrainEnd",
         f"+callbacks.final_weights.directory={weights_dir}",
     )
@@ -113,7 +113,14 @@ def test_two_workers_train_one_model_recorded_once_by_the_chief(project):
 
 @pytest.mark.slow
 def test_killing_a_worker_fails_the_run_with_a_message_instead_of_hanging(project):
-    workers = start_workers(project, "trainer.max_epochs=200", "callbacks.early_stopping=null")
+    # Both workers are past their first (traced) steps when one is killed, so a step that
+    # waits 30 s for its peer has lost it; the chief must then fail, not wait for ever.
+    workers = start_workers(
+        project,
+        "trainer.max_epochs=200",
+        "callbacks.early_stopping=null",
+        "trainer.multi_worker_timeout_s=30",
+    )
     (chief, chief_log), (worker, worker_log) = workers
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while "Epoch 2/" not in worker_log.read_text():  # training is under way on both

@@ -1,4 +1,4 @@
-"""MLflow on a real PostgreSQL: training, a parallel sweep, the registry, the API and the app.
+"""MLflow on a real PostgreSQL: a parallel sweep of training runs, the registry, the API, the app.
 
 Every test talks to the session's `postgres_tracking_server`, started by
 `scripts/tracking_server.py` exactly as `make tracking-server` starts it.
@@ -18,11 +18,9 @@ import pytest
 import requests
 from PIL import Image
 
-from deepguard.config.compose import compose_config
 from deepguard.data.synthetic import generate_synthetic
 from deepguard.tracking.registry import register_model
 from deepguard.tracking.store import make_client
-from tests.conftest import CONF_DIR
 from tests.scale.conftest import REPO_ROOT, free_port
 
 TINY = [
@@ -56,24 +54,40 @@ def subprocess_env(root: Path, tracking_url: str) -> dict[str, str]:
     return env | {"TF_CPP_MIN_LOG_LEVEL": "2", "DEEPGUARD_CACHE": str(root / "cache")}
 
 
-def train_once(root: Path, *overrides: str) -> None:
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-
-    from deepguard.training import train
-
-    try:
-        train(compose_config(CONF_DIR, "train", [*TINY, *overrides], root))
-    finally:
-        GlobalHydra.instance().clear()
-        HydraConfig.instance().cfg = None
-
-
 @pytest.mark.slow
-def test_a_parallel_sweep_finishes_every_job_under_one_parent_without_races(
-    postgres_tracking_server, tmp_path
+def test_a_parallel_sweep_is_registered_served_and_listed_from_postgres(
+    postgres_tracking_server, tmp_path, monkeypatch
 ):
-    synthetic_data(tmp_path)
+    # One end-to-end run of a team's day, as the tracking server sees it: a parallel sweep
+    # whose jobs train and log concurrently, then the registry, the API and the app.
+    url, name = postgres_tracking_server.url, "deepguard-on-postgres"
+    children = parallel_sweep(tmp_path, postgres_tracking_server)
+
+    first, second = (child.info.run_id for child in children[:2])
+    assert register_model(first, name=name, tracking_uri=url)["version"] == "1"
+    register_model(second, name=name, tracking_uri=url)
+    client = make_client(url)
+    assert client.get_model_version_by_alias(name, "challenger").version == "2"
+    assert client.get_model_version_by_alias(name, "champion").version in ("1", "2")
+    moved = register_model(second, name=name, force=True, tracking_uri=url)
+    assert moved["version"] == "3" and moved["aliases_moved"] == ["challenger", "champion"]
+
+    # A fresh process loads models:/<name>@champion from the server and serves it.
+    monkeypatch.setenv("DEEPGUARD_CACHE", str(tmp_path / "cache"))
+    served = serve_champion(tmp_path, url, name)
+    assert served["model"]["version"] == "3" and served["model"]["alias"] == "champion"
+    assert 0.0 <= served["predictions"][0]["probability_fake"] <= 1.0
+
+    home = app_home(monkeypatch, url, tmp_path)
+    values = {metric.label: metric.value for metric in home.metric}
+    assert values["Versions"] == "3"
+    assert values["Champion"] == f"{name} v3 (challenger, champion)"
+
+
+def parallel_sweep(root: Path, server) -> list:
+    """A 2x2 sweep with two parallel jobs against `server`; its four finished children."""
+    tracking_url = server.url
+    synthetic_data(root)
     command = [
         sys.executable,
         "scripts/train.py",
@@ -88,13 +102,13 @@ def test_a_parallel_sweep_finishes_every_job_under_one_parent_without_races(
     result = subprocess.run(
         command,
         cwd=REPO_ROOT,
-        env=subprocess_env(tmp_path, postgres_tracking_server.url),
+        env=subprocess_env(root, tracking_url),
         capture_output=True,
         text=True,
         timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    client = make_client(postgres_tracking_server.url)
+    client = make_client(tracking_url)
     experiment = client.get_experiment_by_name("sweep-on-postgres")
     runs = client.search_runs([experiment.experiment_id])
     parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
@@ -102,37 +116,11 @@ def test_a_parallel_sweep_finishes_every_job_under_one_parent_without_races(
     assert len(parents) == 1 and len(children) == 4
     assert {run.data.tags["mlflow.parentRunId"] for run in children} == {parents[0].info.run_id}
     assert {run.info.status for run in runs} == {"FINISHED"}
-    printed = result.stdout + result.stderr + postgres_tracking_server.log.read_text()
+    printed = result.stdout + result.stderr + server.log.read_text()
     assert not [marker for marker in RACE_MARKERS if marker in printed]
     # the artifacts went through the server into its own folder
-    assert len(list(postgres_tracking_server.artifacts.rglob("model.keras"))) == 4
-
-
-@pytest.mark.slow
-def test_registered_champion_is_served_by_the_api_and_listed_by_the_app(
-    postgres_tracking_server, tmp_path, monkeypatch
-):
-    url, name = postgres_tracking_server.url, "deepguard-on-postgres"
-    monkeypatch.setenv("DEEPGUARD_CACHE", str(tmp_path / "cache"))
-    synthetic_data(tmp_path)
-    for seed in (1, 2):  # each run registers itself: v1 champion, v2 challenger
-        train_once(tmp_path, f"seed={seed}", f"logger.tracking_uri={url}", f"registry.name={name}")
-    client = make_client(url)
-    assert client.get_model_version_by_alias(name, "challenger").version == "2"
-    assert client.get_model_version_by_alias(name, "champion").version in ("1", "2")
-    second_run = client.get_model_version(name, "2").run_id
-    moved = register_model(second_run, name=name, force=True, tracking_uri=url)
-    assert moved["version"] == "3" and moved["aliases_moved"] == ["challenger", "champion"]
-
-    # A fresh process loads models:/<name>@champion from the server and serves it.
-    served = serve_champion(tmp_path, url, name)
-    assert served["model"]["version"] == "3" and served["model"]["alias"] == "champion"
-    assert 0.0 <= served["predictions"][0]["probability_fake"] <= 1.0
-
-    home = app_home(monkeypatch, url, tmp_path)
-    values = {metric.label: metric.value for metric in home.metric}
-    assert values["Versions"] == "3"
-    assert values["Champion"] == f"{name} v3 (challenger, champion)"
+    assert len(list(server.artifacts.rglob("model.keras"))) == 4
+    return children
 
 
 def serve_champion(root: Path, tracking_url: str, name: str) -> dict:

@@ -53,8 +53,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on SQLite, started once: it takes half a minute to come up."""
+    tmp_path = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
     log_file = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed in teardown)
     process = subprocess.Popen(

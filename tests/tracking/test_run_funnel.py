@@ -48,7 +48,9 @@ def test_a_clean_block_finishes_and_the_handler_comes_back(tracking_uri):
     ],
     ids=["exception", "sigterm", "ctrl-c"],
 )
-def test_each_ending_gets_its_status_once(tracking_uri, interrupt, raised, expected):
+def test_each_ending_gets_its_status_once(
+    tracking_uri, interrupt, raised, expected, terminal_ctrl_c
+):
     before = signal.getsignal(signal.SIGTERM)
     logger = MLflowLogger(tracking_uri=tracking_uri)
     with pytest.raises(raised), start(logger):

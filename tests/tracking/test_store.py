@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import types
 
 from mlflow.tracking import MlflowClient
 
@@ -41,7 +43,10 @@ def _create(tracking_uri, barrier, results):
     results.put(ensure_experiment("deepguard", tracking_uri))
 
 
-def test_concurrent_processes_create_one_experiment(tracking_uri):
+def test_concurrent_processes_create_one_experiment(tracking_uri, monkeypatch):
+    # Streamlit's AppTest (run earlier in the session) leaves an app page as `__main__`, and
+    # spawned children re-run `__main__` first: give them a main module with nothing to run.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(3), context.Queue()
     processes = [

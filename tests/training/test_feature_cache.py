@@ -55,7 +55,7 @@ def make_datamodule(tmp_path):
         # One batch holds the whole training split, so batch order cannot change the result.
         return CountingDataModule(
             root=tmp_path / "synthetic",
-            synthetic={"n_per_class": 12, "image_size": SIZE, "seed": 1},
+            synthetic={"n_per_class": 20, "image_size": SIZE, "seed": 1},
             image_size=SIZE,
             batch_size=64,
             augmentation=augmentation,

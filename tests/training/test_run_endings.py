@@ -50,7 +50,7 @@ STOPPERS = "tests.helpers.callbacks"
     ids=["exception", "sigterm", "ctrl-c"],
 )
 def test_a_stopped_training_run_ends_with_its_status(
-    compose_train, tmp_path, stopper, raised, expected
+    compose_train, tmp_path, stopper, raised, expected, terminal_ctrl_c
 ):
     before = signal.getsignal(signal.SIGTERM)
     cfg = compose_train(*TINY, *stopper)

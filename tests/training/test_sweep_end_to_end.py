@@ -19,6 +19,7 @@ TINY = [
     "data.synthetic.n_per_class=40",
     "data.synthetic.image_size=32",
     "callbacks=minimal",
+    "trainer.max_epochs=1",
 ]
 
 
@@ -54,7 +55,7 @@ def runs_of_last_sweep(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.slow
 def test_a_2x2_sweep_then_one_failing_job_keeps_the_others(tmp_path):
-    result = sweep(tmp_path, "optimizer=adam,sgd", "trainer.max_epochs=1,2", "data.batch_size=16")
+    result = sweep(tmp_path, "optimizer=adam,sgd", "seed=1,2", "data.batch_size=16")
     assert result.returncode == 0, result.stderr[-3000:]
     children, parents = runs_of_last_sweep(tmp_path)
     assert len(parents) == 1 and len(children) == 4
@@ -64,8 +65,8 @@ def test_a_2x2_sweep_then_one_failing_job_keeps_the_others(tmp_path):
     assert len(comparison) == 4
 
     # One value fails only once its job runs: batch size 0 is refused by the data module.
-    failing = sweep(tmp_path / "second", "trainer.max_epochs=1", "data.batch_size=16,8,0,32")
+    failing = sweep(tmp_path / "second", "data.batch_size=0,16")
     assert failing.returncode != 0
     assert "Sweep comparison" in failing.stdout  # the table is printed all the same
     children, _ = runs_of_last_sweep(tmp_path / "second")
-    assert sorted(children["status"]) == ["FAILED", "FINISHED", "FINISHED", "FINISHED"]
+    assert sorted(children["status"]) == ["FAILED", "FINISHED"]  # the job after it still ran

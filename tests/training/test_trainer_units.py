@@ -98,3 +98,14 @@ def test_epoch_logs_reach_the_logger_with_the_learning_rate():
     assert [step for step, _ in logger.logged] == [0, 1]
     assert logger.logged[0][1]["learning_rate"] == pytest.approx(0.05)
     assert "loss" in logger.logged[1][1]
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_run_eagerly_reaches_the_compiled_model(run_eagerly):
+    import functools
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    trainer = Trainer(run_eagerly=run_eagerly)
+    optimizer = functools.partial(keras.optimizers.Adam, learning_rate=1e-3)
+    trainer._compile(model, optimizer, schedules.Constant(), Phase(0, 1, None, 1.0), 4)
+    assert model.run_eagerly is run_eagerly

@@ -1,14 +1,22 @@
-"""Every experiment preset and every backbone the project ships, trained tiny and registered.
+"""Every experiment preset and every backbone the project ships, trained and registered.
 
-The registry-driven app tests open every page with two of these models selected, so a new
-file in conf/experiment or conf/backbone is opened by the app the day it is added. Models are
-trained on demand and kept for the whole test session (`ModelZoo.train` is idempotent).
+Two registry-driven tests share these models, so each is trained once per session:
+
+- every backbone trains from scratch with the documented recipe on the default data
+  (tests/models/test_backbones_learn.py checks that it learned);
+- every experiment preset trains tiny (one batch), since only its architecture matters there;
+- the app opens every page with two of them selected (tests/app/test_every_model.py).
+
+A new file in conf/experiment or conf/backbone is trained, checked and opened the day it is
+added. Models are trained on demand (`ModelZoo.train` is idempotent).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from deepguard.config.compose import compose_config
 from tests.conftest import CONF_DIR
@@ -23,8 +31,19 @@ TINY = [
     "data.batch_size=8",
     "data.synthetic.n_per_class=24",
     "data.synthetic.image_size=32",
+    # One training batch per epoch: the pages need a registered model of each architecture,
+    # not a good one. Callbacks and robustness scoring have their own tests.
+    "trainer.limit_train_batches=1",
+    # Tracing a large backbone's training graph takes minutes on 2 cores, its one step
+    # eagerly a second; graph-mode training of every backbone is tests/models/test_backbones_learn.
+    "trainer.run_eagerly=true",
+    "callbacks=none",
+    "evaluation.robustness=false",
 ]
-SAMPLE_FOLDER = Path("data") / "synthetic" / "32px"  # under a trained entry's project root
+# The learning recipe runs each backbone at its smallest size, at least this many pixels: a
+# quarter of the default 64 px's cost; the failures it guards against (a constant answer, dead
+# units) do not depend on the size.
+SMALLEST_LEARNING_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -82,35 +101,61 @@ def tiny_overrides(entry: ZooEntry, root: Path) -> list[str]:
     return [*overrides, "trainer.max_epochs=1"]
 
 
+def learning_size(backbone: str) -> int:
+    """The smallest side `backbone` accepts, at least `SMALLEST_LEARNING_SIZE`, a multiple of 4."""
+    minimum = int(OmegaConf.load(CONF_DIR / "backbone" / f"{backbone}.yaml").min_image_size)
+    return max(SMALLEST_LEARNING_SIZE, -(-minimum // 4) * 4)  # synthetic sides: multiples of 4
+
+
+def learning_overrides(entry: ZooEntry, data_dir: Path) -> list[str]:
+    """The documented from-scratch run (conf/train.yaml: Adam at 1e-3, warm-up cosine, 5
+    epochs; the default synthetic set, 400 + 400 images at the default difficulty)."""
+    return [
+        entry.override,
+        f"data.image_size={learning_size(entry.name)}",
+        f"paths.data_dir={data_dir}",  # each image size is generated once for the session
+        "callbacks=minimal",
+    ]
+
+
 class ModelZoo:
-    """A session's MLflow store of tiny trained entries, each registered under its own name."""
+    """A session's MLflow store of trained entries, each registered under its own name."""
 
     def __init__(self, base: Path):
         self.base = base
         self.tracking_uri = f"sqlite:///{base / 'mlruns' / 'mlflow.db'}"
         self.roots: dict[ZooEntry, Path] = {}
+        self.metrics: dict[ZooEntry, dict[str, float]] = {}
+        self.configs: dict[ZooEntry, object] = {}
 
-    def train(self, entry: ZooEntry) -> None:
-        """Train and register `entry` unless this session already did."""
+    def overrides(self, entry: ZooEntry, root: Path) -> list[str]:
+        if entry.group == "backbone":
+            return learning_overrides(entry, self.base / "data")
+        return tiny_overrides(entry, root)
+
+    def train(self, entry: ZooEntry) -> dict[str, float]:
+        """Train and register `entry` unless this session already did; its metrics."""
         from hydra.core.global_hydra import GlobalHydra
         from hydra.core.hydra_config import HydraConfig
 
         from deepguard.training import train
 
         if entry in self.roots:
-            return
+            return self.metrics[entry]
         root = self.base / entry.registered_name
         overrides = [
-            *tiny_overrides(entry, root),
+            *self.overrides(entry, root),
             f"registry.name={entry.registered_name}",
             f"logger.tracking_uri={self.tracking_uri}",
         ]
         try:
-            train(compose_config(CONF_DIR, "train", overrides, root))
+            cfg = compose_config(CONF_DIR, "train", overrides, root)
+            self.metrics[entry] = train(cfg)
         finally:
             GlobalHydra.instance().clear()
             HydraConfig.instance().cfg = None  # leave no Hydra context for later tests
-        self.roots[entry] = root
+        self.configs[entry], self.roots[entry] = cfg, root
+        return self.metrics[entry]
 
     def label(self, entry: ZooEntry) -> str:
         """How the app names the entry's registered version (``name vN (aliases)``)."""
@@ -121,5 +166,9 @@ class ModelZoo:
 
     @property
     def samples(self) -> Path:
-        """A folder of real and fake sample images (the synthetic data of a trained entry)."""
-        return next(iter(self.roots.values())) / SAMPLE_FOLDER
+        """A folder of real and fake sample images (a small synthetic set at 32 px)."""
+        from deepguard.data.synthetic import generate_synthetic
+
+        folder = self.base / "samples"
+        generate_synthetic(folder, n_per_class=12, image_size=32)  # a no-op once written
+        return folder
