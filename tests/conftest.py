@@ -18,6 +18,22 @@ CONF_DIR = REPO_ROOT / "conf"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+# Session fixtures that take a minute or more to build: the tests that use one run in the same
+# pytest-xdist worker (`make test` runs `-n 2 --dist loadgroup`), so it is built once.
+SHARED_SESSION_FIXTURES = ("model_zoo", "app_store", "postgres_tracking_server", "mlflow_server")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group tests for pytest-xdist: by the expensive session fixture they share, else by file
+    (so module fixtures are built once too)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        shared = [name for name in SHARED_SESSION_FIXTURES if name in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.location[0]))
+
+
 @pytest.fixture
 def compose_train(tmp_path: Path, monkeypatch) -> Callable[..., object]:
     """Compose conf/train.yaml with overrides; MLflow goes to a store inside tmp_path."""

@@ -10,13 +10,17 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import image_captions, images, page, texts
-from tests.helpers.zoo import zoo_pairs
+from tests.helpers.zoo import BACKBONE_GROUP, zoo_pairs
 
 COMPARE, LEADERBOARD, SPECTRA = "pages/1_Compare.py", "pages/2_Leaderboard.py", "pages/3_Spectra.py"
 
 
 def pair_param(pair):
     marks = [] if all(entry.fast for entry in pair) else [pytest.mark.slow]
+    if any(entry.group == "backbone" for entry in pair):
+        # The backbones' learning runs are shared with tests/models/test_backbones_learn.py:
+        # one pytest-xdist worker trains them once for both (tests/conftest.py).
+        marks.append(pytest.mark.xdist_group(BACKBONE_GROUP))
     return pytest.param(pair, id="+".join(entry.override for entry in pair), marks=marks)
 
 

@@ -22,6 +22,7 @@ from deepguard.config.compose import compose_config
 from tests.conftest import CONF_DIR
 
 GROUPS = ("experiment", "backbone")
+BACKBONE_GROUP = "zoo-backbones"  # the pytest-xdist group of every test that trains backbones
 # Entries cheap enough for the default test run (the multi-scale probe and NPR among them);
 # every other entry, and every entry added later, runs with the slow tests.
 FAST = {("experiment", "quick"), ("experiment", "vgg16_hed_probe"), ("backbone", "npr")}

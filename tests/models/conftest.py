@@ -11,10 +11,10 @@ import pytest
 def clean_keras_state():
     """Each test starts and ends with the float32 policy and a fresh name scope."""
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
     yield
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.zoo import ZooEntry
+from tests.helpers.zoo import BACKBONE_GROUP, ZooEntry
 
 BACKBONE_DIR = Path(__file__).resolve().parents[2] / "conf" / "backbone"
 BACKBONES = sorted(path.stem for path in BACKBONE_DIR.glob("*.yaml"))
 # Validation ROC AUC that only a model that learned reaches (chance: 0.5; a constant answer
 # gives exactly 0.5). The small CNN reaches about 0.9 at 64 px.
 LEARNED = 0.7
+pytestmark = pytest.mark.xdist_group(BACKBONE_GROUP)  # with the app test of the same models
 
 
 @pytest.mark.slow

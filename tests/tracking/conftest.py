@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -53,6 +55,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class MlflowServer(NamedTuple):
+    url: str
+    artifacts: Path  # where the server keeps the artifacts it proxies
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on SQLite, started once: it takes half a minute to come up."""
@@ -94,7 +101,7 @@ def mlflow_server(tmp_path_factory):
                 f"mlflow server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
             )
         time.sleep(0.5)
-    yield url
+    yield MlflowServer(url, tmp_path / "server-artifacts")
     process.terminate()
     try:
         process.wait(timeout=30)

@@ -251,9 +251,10 @@ def test_job_tags_outside_hydra_are_empty():
 
 @pytest.mark.slow
 def test_joblib_sweep_against_mlflow_server(app, mlflow_server):
-    result = app("hydra/launcher=joblib", "a=1,2", "b=x,y", f"logger.tracking_uri={mlflow_server}")
+    uri = f"logger.tracking_uri={mlflow_server.url}"
+    result = app("hydra/launcher=joblib", "a=1,2", "b=x,y", uri)
     assert result.returncode == 0, result.stderr[-3000:]
-    _client, parent, children = sweep_runs(mlflow_server)
+    _client, parent, children = sweep_runs(mlflow_server.url)
     assert sorted(r.info.status for r in children) == ["FINISHED"] * 4
     assert parent.info.status == "FINISHED"
 
