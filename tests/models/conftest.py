@@ -9,12 +9,16 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def clean_keras_state():
-    """Each test starts and ends with the float32 policy and a fresh name scope."""
+    """Each test starts and ends with the float32 policy and a fresh name scope.
+
+    Without the full garbage collection `clear_session` forces by default: 2 to 5 s each
+    time once a session holds many models, and the name scope is all these tests need.
+    """
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session(free_memory=False)
     yield
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session(free_memory=False)
 
 
 @pytest.fixture

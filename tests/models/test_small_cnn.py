@@ -36,7 +36,7 @@ def test_named_pretrained_weights_do_not_exist():
 def test_weights_file_loads(tmp_path):
     source = SmallCNN(input_shape=(32, 32, 3))
     source.save_weights(tmp_path / "small.weights.h5")
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session()
     copy = SmallCNN(input_shape=(32, 32, 3), weights=str(tmp_path / "small.weights.h5"))
     for a, b in zip(source.weights, copy.weights, strict=True):
         assert (keras.ops.convert_to_numpy(a) == keras.ops.convert_to_numpy(b)).all()

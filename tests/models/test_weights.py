@@ -38,7 +38,7 @@ def test_hed_weights_load_into_vgg16():
         hed_block5_conv3 = handle["block5/layers/conv2d_2/vars/0"][()]
 
     pretrained = build_detector(**VGG16, image_size=32, weights="hed")
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session()
     scratch = build_detector(**VGG16, image_size=32, weights=None)
 
     np.testing.assert_array_equal(_kernel(pretrained, "block1_conv1"), hed_block1_conv1)
@@ -61,7 +61,7 @@ def test_weights_file_of_the_same_backbone_loads(tmp_path, images):
     source = build_detector(**SMALL_CNN, image_size=32)
     path = tmp_path / "backbone.weights.h5"
     source.get_layer("backbone").save_weights(path)
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session()
     model = build_detector(**SMALL_CNN, image_size=32, weights=str(path))
     for layer in ("block1_conv", "block4_conv"):
         np.testing.assert_array_equal(_kernel(model, layer), _kernel(source, layer))

@@ -44,9 +44,9 @@ class CountingDataModule(DataModule):
 @pytest.fixture(autouse=True)
 def clean_keras_state():
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session(free_memory=False)  # as tests/models/conftest.py
     yield
-    keras.backend.clear_session(free_memory=False)  # no forced gc: seconds a test
+    keras.backend.clear_session(free_memory=False)  # as tests/models/conftest.py
 
 
 @pytest.fixture
