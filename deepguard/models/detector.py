@@ -30,6 +30,7 @@ def build_detector(
     min_image_size: int = 32,
     feature_layers: list[str] | None = None,
     batch_norm_momentum: float | None = None,
+    scratch_initializer: str | None = None,
     **application_kwargs,
 ) -> keras.Model:
     """Build a binary real/fake classifier around a keras.applications-style backbone.
@@ -64,6 +65,11 @@ def build_detector(
             MobileNetV3) they still hold mostly their initial values after a few hundred
             steps, and a network trained from scratch then answers one constant at
             validation. 0.9 settles within about 40 steps.
+        scratch_initializer: a Keras initializer name (``he_normal``) whose draws replace the
+            kernels of every backbone Conv2D and Dense layer when ``weights`` is None; None
+            keeps the constructor's. keras.applications' VGGs draw Glorot-uniform kernels,
+            which halve the signal's variance at every ReLU layer: 16 layers in, a VGG from
+            scratch feeds its head a near-constant and answers one class.
         **application_kwargs: passed to the constructor (``include_preprocessing`` ...).
 
     Example:
@@ -74,6 +80,7 @@ def build_detector(
     """
     _check_arguments(name, image_size, min_image_size, dropout, head_units, unfreeze_layers)
     _check_momentum(batch_norm_momentum)
+    scratch_draw = None if scratch_initializer is None else resolve_initializer(scratch_initializer)
     constructor = resolve_application(application, name=name)
     inputs = keras.Input(shape=(image_size, image_size, 3), dtype="float32", name="image")
     # Scaling runs in float32 even under mixed precision: bfloat16 cannot hold 255 - 123.68.
@@ -85,6 +92,8 @@ def build_detector(
         input_shape=(image_size, image_size, 3),
         **application_kwargs,
     )
+    if weights is None and scratch_draw is not None:
+        redraw_kernels(backbone, scratch_draw)
     if feature_layers:
         backbone = _tap_layers(backbone, list(feature_layers), name=name)
         x = _pool_multiscale(backbone(x), list(feature_layers))
@@ -118,14 +127,48 @@ def set_batch_norm_momentum(model: keras.Model, momentum: float) -> int:
         How many layers were changed.
     """
     changed = 0
-    pending = list(model.layers)
-    while pending:
-        layer = pending.pop()
+    for layer in _all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = momentum
             changed += 1
-        pending.extend(getattr(layer, "layers", []))
     return changed
+
+
+def resolve_initializer(name: str) -> keras.initializers.Initializer:
+    """The Keras initializer a name such as ``he_normal`` stands for."""
+    try:
+        return keras.initializers.get(name)
+    except ValueError as error:
+        raise ConfigError(
+            f"backbone.scratch_initializer: unknown Keras initializer {name!r}; use a name "
+            "such as he_normal, he_uniform or glorot_uniform, or null"
+        ) from error
+
+
+def redraw_kernels(model: keras.Model, draw: keras.initializers.Initializer) -> int:
+    """Replace the kernel of every Conv2D and Dense layer, nested ones too, with fresh draws.
+
+    Biases keep their zeros. Draws come from Keras' seeded generator, so a seeded run
+    (``keras.utils.set_random_seed``) redraws the same kernels.
+
+    Returns:
+        How many kernels were redrawn.
+    """
+    redrawn = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense):
+            layer.kernel.assign(draw(layer.kernel.shape, dtype=layer.kernel.dtype))
+            redrawn += 1
+    return redrawn
+
+
+def _all_layers(model: keras.Model):
+    """Every layer of `model`, descending into nested models."""
+    pending = list(model.layers)
+    while pending:
+        layer = pending.pop()
+        yield layer
+        pending.extend(getattr(layer, "layers", []))
 
 
 def _tap_layers(backbone: keras.Model, layer_names: list[str], *, name: str) -> keras.Model:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import image_captions, images, page, texts
-from tests.helpers.zoo import BACKBONE_GROUP, zoo_pairs
+from tests.helpers.zoo import pair_group, pair_id, zoo_pairs
 
 COMPARE, LEADERBOARD, SPECTRA = "pages/1_Compare.py", "pages/2_Leaderboard.py", "pages/3_Spectra.py"
 
 
 def pair_param(pair):
     marks = [] if all(entry.fast for entry in pair) else [pytest.mark.slow]
-    if any(entry.group == "backbone" for entry in pair):
+    group = pair_group(pair)
+    if group:
         # The backbones' learning runs are shared with tests/models/test_backbones_learn.py:
-        # one pytest-xdist worker trains them once for both (tests/conftest.py).
-        marks.append(pytest.mark.xdist_group(BACKBONE_GROUP))
-    return pytest.param(pair, id="+".join(entry.override for entry in pair), marks=marks)
+        # one pytest-xdist worker trains them once for both.
+        marks.append(pytest.mark.xdist_group(group))
+    return pytest.param(pair, id=pair_id(pair), marks=marks)
 
 
 def no_exception(at) -> None:
@@ -73,7 +74,7 @@ def test_every_page_opens_with_two_shipped_models(pair, zoo_env, model_zoo):
 def test_heatmaps_off_builds_no_explainer(zoo_env, monkeypatch, model_zoo):
     from tests.helpers.zoo import ZooEntry
 
-    labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("backbone", "npr"))
+    labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("experiment", "npr"))
     from deepguard_app.cache import explainer
 
     import deepguard.explain as explain
@@ -108,7 +109,7 @@ def test_a_model_grad_cam_cannot_explain_is_still_compared(zoo_env, monkeypatch,
     import deepguard.explain as explain
     from tests.helpers.zoo import ZooEntry
 
-    labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("backbone", "npr"))
+    labels = zoo_env(ZooEntry("experiment", "vgg16_hed_probe"), ZooEntry("experiment", "npr"))
     explainer.clear()
     real_gradcam = explain.GradCAM
 

@@ -22,7 +22,6 @@ from deepguard.config.compose import compose_config
 from tests.conftest import CONF_DIR
 
 GROUPS = ("experiment", "backbone")
-BACKBONE_GROUP = "zoo-backbones"  # the pytest-xdist group of every test that trains backbones
 # Entries cheap enough for the default test run (the multi-scale probe and NPR among them);
 # every other entry, and every entry added later, runs with the slow tests.
 FAST = {("experiment", "quick"), ("experiment", "vgg16_hed_probe"), ("backbone", "npr")}
@@ -82,6 +81,30 @@ def zoo_pairs() -> list[tuple[ZooEntry, ZooEntry]]:
     if len(entries) % 2:
         entries.append(entries[0])
     return [(entries[i], entries[i + 1]) for i in range(0, len(entries), 2)]
+
+
+def pair_id(pair: tuple[ZooEntry, ZooEntry]) -> str:
+    """The test id of a pair, e.g. ``backbone=vgg19+backbone=xception``."""
+    return "+".join(entry.override for entry in pair)
+
+
+def pair_group(pair: tuple[ZooEntry, ZooEntry]) -> str | None:
+    """The pytest-xdist group of the tests that need the pair's learning runs; None without
+    a backbone.
+
+    A backbone's learning run (minutes for the ImageNet-scale ones) is shared by its
+    learning test and its pair's app test, so those run in one worker; each pair gets its own
+    group so that the pairs themselves spread over the workers.
+    """
+    if not any(entry.group == "backbone" for entry in pair):
+        return None
+    return f"zoo-{pair_id(pair)}"
+
+
+def backbone_group(backbone: str) -> str:
+    """The pytest-xdist group of the pair `backbone` is opened in."""
+    entry = ZooEntry("backbone", backbone)
+    return next(pair_group(pair) for pair in zoo_pairs() if entry in pair)  # type: ignore[misc]
 
 
 def tiny_overrides(entry: ZooEntry, root: Path) -> list[str]:

@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.zoo import BACKBONE_GROUP, ZooEntry
+from tests.helpers.zoo import ZooEntry, backbone_group
 
 BACKBONE_DIR = Path(__file__).resolve().parents[2] / "conf" / "backbone"
 BACKBONES = sorted(path.stem for path in BACKBONE_DIR.glob("*.yaml"))
 # Validation ROC AUC that only a model that learned reaches (chance: 0.5; a constant answer
 # gives exactly 0.5). The small CNN reaches about 0.9 at 64 px.
 LEARNED = 0.7
-pytestmark = pytest.mark.xdist_group(BACKBONE_GROUP)  # with the app test of the same models
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize(
+    "backbone",
+    # In the pytest-xdist worker of the app test that opens the same model (one training).
+    [pytest.param(name, marks=pytest.mark.xdist_group(backbone_group(name))) for name in BACKBONES],
+)
 def test_backbone_learns_from_scratch_on_the_default_data(backbone, model_zoo):
     entry = ZooEntry("backbone", backbone)
     metrics = model_zoo.train(entry)
