@@ -10,18 +10,17 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import image_captions, images, page, texts
-from tests.helpers.zoo import pair_group, pair_id, zoo_pairs
+from tests.helpers.zoo import pair_group, pair_id, trains_a_backbone, zoo_pairs
 
 COMPARE, LEADERBOARD, SPECTRA = "pages/1_Compare.py", "pages/2_Leaderboard.py", "pages/3_Spectra.py"
 
 
 def pair_param(pair):
     marks = [] if all(entry.fast for entry in pair) else [pytest.mark.slow]
-    group = pair_group(pair)
-    if group:
+    if trains_a_backbone(pair):
         # The backbones' learning runs are shared with tests/models/test_backbones_learn.py:
         # one pytest-xdist worker trains them once for both.
-        marks.append(pytest.mark.xdist_group(group))
+        marks.append(pytest.mark.xdist_group(pair_group(pair)))
     return pytest.param(pair, id=pair_id(pair), marks=marks)
 
 

@@ -88,23 +88,25 @@ def pair_id(pair: tuple[ZooEntry, ZooEntry]) -> str:
     return "+".join(entry.override for entry in pair)
 
 
-def pair_group(pair: tuple[ZooEntry, ZooEntry]) -> str | None:
-    """The pytest-xdist group of the tests that need the pair's learning runs; None without
-    a backbone.
+def trains_a_backbone(pair: tuple[ZooEntry, ZooEntry]) -> bool:
+    """Whether the pair needs a backbone's learning run (minutes for ImageNet-scale ones)."""
+    return any(entry.group == "backbone" for entry in pair)
 
-    A backbone's learning run (minutes for the ImageNet-scale ones) is shared by its
-    learning test and its pair's app test, so those run in one worker; each pair gets its own
-    group so that the pairs themselves spread over the workers.
+
+def pair_group(pair: tuple[ZooEntry, ZooEntry]) -> str:
+    """The pytest-xdist group of the tests that need the pair's learning runs.
+
+    A backbone's learning run is shared by its learning test and its pair's app test, so
+    those run in one worker; each pair gets its own group so that the pairs themselves spread
+    over the workers.
     """
-    if not any(entry.group == "backbone" for entry in pair):
-        return None
     return f"zoo-{pair_id(pair)}"
 
 
 def backbone_group(backbone: str) -> str:
     """The pytest-xdist group of the pair `backbone` is opened in."""
     entry = ZooEntry("backbone", backbone)
-    return next(pair_group(pair) for pair in zoo_pairs() if entry in pair)  # type: ignore[misc]
+    return next(pair_group(pair) for pair in zoo_pairs() if entry in pair)
 
 
 def tiny_overrides(entry: ZooEntry, root: Path) -> list[str]:
