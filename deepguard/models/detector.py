@@ -80,7 +80,8 @@ def build_detector(
     """
     _check_arguments(name, image_size, min_image_size, dropout, head_units, unfreeze_layers)
     _check_momentum(batch_norm_momentum)
-    scratch_draw = None if scratch_initializer is None else resolve_initializer(scratch_initializer)
+    if scratch_initializer is not None:
+        check_initializer(scratch_initializer)
     constructor = resolve_application(application, name=name)
     inputs = keras.Input(shape=(image_size, image_size, 3), dtype="float32", name="image")
     # Scaling runs in float32 even under mixed precision: bfloat16 cannot hold 255 - 123.68.
@@ -92,8 +93,8 @@ def build_detector(
         input_shape=(image_size, image_size, 3),
         **application_kwargs,
     )
-    if weights is None and scratch_draw is not None:
-        redraw_kernels(backbone, scratch_draw)
+    if weights is None and scratch_initializer is not None:
+        redraw_kernels(backbone, scratch_initializer)
     if feature_layers:
         backbone = _tap_layers(backbone, list(feature_layers), name=name)
         x = _pool_multiscale(backbone(x), list(feature_layers))
@@ -134,10 +135,10 @@ def set_batch_norm_momentum(model: keras.Model, momentum: float) -> int:
     return changed
 
 
-def resolve_initializer(name: str) -> keras.initializers.Initializer:
-    """The Keras initializer a name such as ``he_normal`` stands for."""
+def check_initializer(name: str) -> None:
+    """Fail unless `name` (``he_normal`` ...) is a Keras initializer."""
     try:
-        return keras.initializers.get(name)
+        keras.initializers.get(name)
     except ValueError as error:
         raise ConfigError(
             f"backbone.scratch_initializer: unknown Keras initializer {name!r}; use a name "
@@ -145,11 +146,13 @@ def resolve_initializer(name: str) -> keras.initializers.Initializer:
         ) from error
 
 
-def redraw_kernels(model: keras.Model, draw: keras.initializers.Initializer) -> int:
+def redraw_kernels(model: keras.Model, initializer: str) -> int:
     """Replace the kernel of every Conv2D and Dense layer, nested ones too, with fresh draws.
 
-    Biases keep their zeros. Draws come from Keras' seeded generator, so a seeded run
-    (``keras.utils.set_random_seed``) redraws the same kernels.
+    Biases keep their zeros. Each kernel gets an initializer of its own: an unseeded Keras
+    initializer fixes its seed when built, so one called twice returns the same values (and
+    VGG19's four block-5 kernels would be equal). Their seeds come from the generator
+    ``keras.utils.set_random_seed`` seeds, so a seeded run redraws the same kernels.
 
     Returns:
         How many kernels were redrawn.
@@ -157,6 +160,7 @@ def redraw_kernels(model: keras.Model, draw: keras.initializers.Initializer) -> 
     redrawn = 0
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense):
+            draw = keras.initializers.get(initializer)
             layer.kernel.assign(draw(layer.kernel.shape, dtype=layer.kernel.dtype))
             redrawn += 1
     return redrawn

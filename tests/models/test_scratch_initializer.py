@@ -56,3 +56,18 @@ def test_pretrained_weights_are_never_redrawn(tmp_path):
 def test_an_unknown_initializer_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match=r"unknown Keras initializer 'he_norml'.*he_normal"):
         build_detector(**VGG19, image_size=32, scratch_initializer="he_norml")
+
+
+def test_every_kernel_gets_draws_of_its_own_and_a_seed_repeats_them():
+    import keras
+
+    def block5_kernels() -> list[np.ndarray]:
+        keras.utils.set_random_seed(7)
+        model = build_detector(**VGG19, image_size=32, scratch_initializer="he_normal")
+        backbone = model.get_layer("backbone")
+        return [backbone.get_layer(f"block5_conv{i}").kernel.numpy() for i in (1, 2, 3, 4)]
+
+    first, again = block5_kernels(), block5_kernels()
+    # Four kernels of one shape: one Keras initializer called four times would repeat itself.
+    assert not any(np.array_equal(first[0], kernel) for kernel in first[1:])
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
