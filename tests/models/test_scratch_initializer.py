@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from deepguard.errors import ConfigError
 from deepguard.models import build_detector
-from tests.models.test_batch_norm_momentum import BACKBONE_DIR
+from tests.conftest import CONF_DIR
 
 VGG19 = dict(name="vgg19", application="keras.applications.VGG19", preprocessing="caffe")
 
@@ -32,7 +32,7 @@ def last_conv_activation_std(model, images: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", ["vgg16", "vgg19"])
 def test_the_vgg_configs_start_from_he_normal(name):
-    assert OmegaConf.load(BACKBONE_DIR / f"{name}.yaml").scratch_initializer == "he_normal"
+    assert OmegaConf.load(CONF_DIR / "backbone" / f"{name}.yaml").scratch_initializer == "he_normal"
 
 
 def test_he_normal_keeps_the_signal_alive_through_a_vgg19():
