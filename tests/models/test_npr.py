@@ -1,4 +1,9 @@
-"""The NPR backbone: its residual layer, odd sizes, precision, and whole training runs."""
+"""The NPR backbone: its residual layer, odd sizes, precision, and whole training runs.
+
+A killed NPR run resuming from its checkpoint (a fresh process loads the residual layer) is
+tests/training/test_train_end_to_end.py's resume test; NPR at an odd side in a sweep is
+tests/training/test_sweep_end_to_end.py's 2x2 sweep.
+"""
 
 from __future__ import annotations
 
@@ -135,35 +140,3 @@ def test_trains_under_mixed_bfloat16_with_finetune_set_and_nothing_frozen(compos
     backbone = model.get_layer("backbone")
     moving_statistics = [weight for weight in backbone.weights if "moving_" in weight.path]
     assert len(backbone.trainable_weights) == len(backbone.weights) - len(moving_statistics)
-
-
-@pytest.mark.slow
-def test_a_killed_npr_run_resumes_and_a_sweep_covers_odd_sizes(tmp_path):
-    marker = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    common = [*TINY_NPR, "trainer.max_epochs=3", "scheduler=constant", f"paths.root_dir={tmp_path}"]
-    kill = [
-        "+callbacks.kill._target_=tests.helpers.callbacks.KillAtEpochBegin",
-        "+callbacks.kill.epoch=1",
-        f"+callbacks.kill.marker={marker}",
-    ]
-    command = [sys.executable, "scripts/train.py", *common, *kill, "logger=csv"]
-    first = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    assert first.returncode == -9, first.stderr[-2000:]
-    second = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "Resuming from epoch 2" in second.stdout
-
-    sweep_env = {**env, "DEEPGUARD_ROOT": str(tmp_path / "sweep")}
-    sweep = subprocess.run(
-        [sys.executable, "scripts/train.py", "-m", *TINY_NPR, "data.image_size=32,33"],
-        cwd=REPO_ROOT,
-        env=sweep_env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert sweep.returncode == 0, sweep.stderr[-3000:]
-    comparison = pd.read_csv(next((tmp_path / "sweep" / "outputs").rglob("comparison.csv")))
-    assert len(comparison) == 2
