@@ -27,8 +27,9 @@ train: $(STAMP) ## train, evaluate and register a model on the offline default d
 # Two pytest-xdist workers: much of the suite waits on one Python thread (the app, MLflow,
 # subprocesses starting), so two processes on 2 cores finish it about 1.6x sooner. Tests that
 # share a session fixture stay in one worker (tests/conftest.py); TEST_WORKERS=0 runs serially.
+# The groups go out longest first (tests/helpers/scheduling.py), not by xdist's test count.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) ## run the test suite (slow tests included)
 	$(PYTEST) $(ARGS)

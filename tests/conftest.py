@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from deepguard.config.compose import compose_config
+from tests.helpers.scheduling import DurationRecorder, longest_groups_first, recorded_durations
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,15 +24,23 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_SESSION_FIXTURES = ("model_zoo", "app_store", "postgres_tracking_server", "mlflow_server")
 
 
+def pytest_configure(config):
+    if not hasattr(config, "workerinput") and getattr(config, "cache", None) is not None:
+        config.pluginmanager.register(DurationRecorder(config), "deepguard-durations")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Group tests for pytest-xdist: by the expensive session fixture they share, else by file
-    (so module fixtures are built once too)."""
+    (so module fixtures are built once too); in a worker, hand the longest groups out first
+    (tests/helpers/scheduling.py)."""
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         shared = [name for name in SHARED_SESSION_FIXTURES if name in item.fixturenames]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.location[0]))
+    if hasattr(config, "workerinput"):
+        longest_groups_first(items, recorded_durations(config))
 
 
 @pytest.fixture
