@@ -281,6 +281,21 @@ def mlflow_server_command(
     return command
 
 
+def server_environment(backend_store_uri: str, *, job_execution: bool = False) -> dict[str, str]:
+    """The environment ``mlflow server`` runs in: this one, plus its backend store and whether
+    MLflow's job runner starts.
+
+    The job runner (huey consumer processes for MLflow's GenAI jobs) starts with every server
+    unless switched off: about eight processes, 2 GB resident and half a minute of CPU before
+    it is ready. DeepGuard submits no jobs, so it is off unless asked for.
+    """
+    return {
+        **os.environ,
+        "MLFLOW_BACKEND_STORE_URI": backend_store_uri,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true" if job_execution else "false",
+    }
+
+
 @contextlib.contextmanager
 def backend_store(cfg: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """The backend store URI the server should use and a line saying what it is.
@@ -331,7 +346,8 @@ def run_tracking_server(cfg: Mapping[str, Any]) -> int:
             workers=int(cfg.get("workers", 2)),
             app_name=cfg.get("app_name"),
         )
-        server = subprocess.Popen(command, env={**os.environ, "MLFLOW_BACKEND_STORE_URI": uri})
+        env = server_environment(uri, job_execution=bool(cfg.get("job_execution", False)))
+        server = subprocess.Popen(command, env=env)
         try:
             return server.wait()
         except KeyboardInterrupt:

@@ -180,3 +180,12 @@ def app_home(monkeypatch, tracking_url: str, root: Path):
     home.run()
     assert not home.exception, [error.value for error in home.exception]
     return home
+
+
+@pytest.mark.slow
+def test_the_server_starts_without_mlflow_job_runner(postgres_tracking_server):
+    # conf/tracking_server.yaml: job_execution false. The runner would start about eight
+    # huey worker processes beside the server (2 GB), for jobs DeepGuard never submits.
+    log = postgres_tracking_server.log.read_text()
+    assert "Uvicorn running" in log, log[-2000:]
+    assert "mlflow.server.jobs" not in log, log[-2000:]

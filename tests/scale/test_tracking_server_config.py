@@ -68,6 +68,18 @@ def test_the_command_keeps_the_database_password_off_the_command_line():
     assert command[-2:] == ["--app-name", "basic-auth"]
 
 
+def test_the_server_environment_carries_the_store_and_the_job_runner_switch(
+    tracking_server_config, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true")  # the config decides
+    assert tracking_server_config.job_execution is False
+    env = server.server_environment("sqlite:///s.db", job_execution=False)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == "sqlite:///s.db"
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    on = server.server_environment("sqlite:///s.db", job_execution=True)
+    assert on["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"
+
+
 def test_a_local_cluster_uri_names_its_driver_and_quotes_the_password(tmp_path):
     if server.find_postgres_bindir() is None:
         pytest.skip(server.INSTALL_HINT)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -62,27 +61,17 @@ class MlflowServer(NamedTuple):
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on SQLite, started once: it takes half a minute to come up."""
+    """A real `mlflow server` on SQLite, started once, as `make tracking-server` starts it
+    (deepguard.tracking.server): about ten seconds to come up."""
+    from deepguard.tracking.server import mlflow_server_command, server_environment
+
     tmp_path = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
+    command = mlflow_server_command(str(tmp_path / "server-artifacts"), port=port, workers=1)
     log_file = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed in teardown)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        command,
+        env=server_environment(f"sqlite:///{tmp_path / 'server.db'}"),
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
