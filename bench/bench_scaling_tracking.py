@@ -56,23 +56,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_postgres_server(work: Path) -> tuple[subprocess.Popen, str, Path, Path, float]:
-    """The tracking server on a fresh PostgreSQL cluster; returns it with its start-up time."""
-    cluster = Path(tempfile.mkdtemp(prefix="deepguard-pg-"))  # reachable by `postgres` as root
+def start_tracking_server(work: Path, *overrides: str) -> tuple[subprocess.Popen, str, Path, float]:
+    """`scripts/tracking_server.py` on a free port with `overrides`; returns the process, its
+    URL, its log and the seconds until ``/health`` answered."""
     port = free_port()
     log = work / "server.log"
-    command = [
-        sys.executable,
-        str(REPO / "scripts" / "tracking_server.py"),
-        "backend=postgres",
-        f"port={port}",
-        "workers=2",
-        f"postgres.port={free_port()}",
-        f"postgres.root={cluster}",
-        f"paths.root_dir={work / 'server'}",
-    ]
+    command = [sys.executable, str(REPO / "scripts" / "tracking_server.py"), f"port={port}"]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [*command, *overrides], cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -82,7 +75,21 @@ def start_postgres_server(work: Path) -> tuple[subprocess.Popen, str, Path, Path
             if process.poll() is not None:
                 sys.exit(f"the tracking server did not start:\n{log.read_text()[-3000:]}")
             time.sleep(1)
-    return process, url, log, cluster, time.perf_counter() - start
+    return process, url, log, time.perf_counter() - start
+
+
+def start_postgres_server(work: Path) -> tuple[subprocess.Popen, str, Path, Path, float]:
+    """The tracking server on a fresh PostgreSQL cluster; returns it with its start-up time."""
+    cluster = Path(tempfile.mkdtemp(prefix="deepguard-pg-"))  # reachable by `postgres` as root
+    process, url, log, startup_s = start_tracking_server(
+        work,
+        "backend=postgres",
+        "workers=2",
+        f"postgres.port={free_port()}",
+        f"postgres.root={cluster}",
+        f"paths.root_dir={work / 'server'}",
+    )
+    return process, url, log, cluster, startup_s
 
 
 def run_sweep(label: str, tracking_uri: str, args, work: Path) -> dict:

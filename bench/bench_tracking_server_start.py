@@ -7,8 +7,7 @@ resident memory and the CPU they have used.
 
 Each server is `scripts/tracking_server.py backend=sqlite` on a free loopback port with a
 throw-away store. The job runner (huey worker processes for MLflow's GenAI jobs) starts in the
-background after the server answers, so its cost shows only after the settling time. Reads
-the process tree from /proc (Linux).
+background after the server answers, so its cost shows only after the settling time.
 """
 
 from __future__ import annotations
@@ -16,90 +15,46 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+import psutil
+from bench_scaling_tracking import start_tracking_server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and every process below it."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(parents.get(pid, []))
-    return tree
-
-
-def cpu_seconds_and_rss_mb(pids: list[int]) -> tuple[float, float]:
-    """CPU used (user + system) and resident memory of the live processes in `pids`."""
-    ticks, rss_kb = 0, 0
-    for pid in pids:
+def tree_cost(root: psutil.Process) -> tuple[int, float, float]:
+    """Processes, resident MB and CPU seconds (user + system) of `root` and all below it."""
+    processes, rss, cpu = 0, 0, 0.0
+    for process in [root, *root.children(recursive=True)]:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
+            with process.oneshot():
+                rss += process.memory_info().rss
+                times = process.cpu_times()
+        except psutil.NoSuchProcess:
             continue  # ended meanwhile
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        rss_kb += next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-        )
-    return ticks / CLOCK_TICKS, rss_kb / 1024
+        processes, cpu = processes + 1, cpu + times.user + times.system
+    return processes, rss / 2**20, cpu
 
 
 def measure(job_execution: bool, settle_s: float, work: Path) -> dict[str, float]:
-    port = free_port()
-    command = [
-        sys.executable,
-        str(REPO / "scripts" / "tracking_server.py"),
+    os.environ.pop(
+        "MLFLOW_BACKEND_STORE_URI", None
+    )  # the throw-away store, whatever the shell says
+    server, _, _, ready_s = start_tracking_server(
+        work,
         "backend=sqlite",
-        f"port={port}",
         "workers=1",
         f"job_execution={str(job_execution).lower()}",
         f"paths.root_dir={work}",
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_BACKEND_STORE_URI"}
-    start = time.perf_counter()
-    with (work / "server.log").open("w") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.perf_counter() - start > 180:
-                        sys.exit(f"the server did not start:\n{(work / 'server.log').read_text()}")
-                    time.sleep(0.2)
-            ready_s = time.perf_counter() - start
-            time.sleep(settle_s)
-            pids = process_tree(server.pid)
-            cpu_s, rss_mb = cpu_seconds_and_rss_mb(pids)
-        finally:
-            server.send_signal(signal.SIGTERM)  # the script stops MLflow and its children
-            server.wait(timeout=60)
-    return {"ready_s": ready_s, "processes": len(pids), "rss_mb": rss_mb, "cpu_s": cpu_s}
+    )
+    try:
+        time.sleep(settle_s)
+        processes, rss_mb, cpu_s = tree_cost(psutil.Process(server.pid))
+    finally:
+        server.send_signal(signal.SIGTERM)  # the script stops MLflow and its children
+        server.wait(timeout=60)
+    return {"ready_s": ready_s, "processes": processes, "rss_mb": rss_mb, "cpu_s": cpu_s}
 
 
 def main() -> None:
