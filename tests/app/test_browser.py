@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import APP_DIR, load_bad_inputs
+from tests.helpers.servers import free_port
 from tests.helpers.zoo import ZooEntry
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,12 +34,6 @@ CHROMIUM_ARGS = [
 # One single-scale model and one multi-scale one (VGG16 blocks 3-5 pooled), the project's
 # recommended recipe: Grad-CAM must explain both in the real page.
 ENTRIES = (ZooEntry("experiment", "quick"), ZooEntry("experiment", "vgg16_hed_probe"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:

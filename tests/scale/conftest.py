@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.servers import free_port, wait_for_health
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = (
@@ -32,28 +31,6 @@ class TrackingServer:
     url: str
     log: Path  # everything the server printed
     artifacts: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(1)
-    process.kill()
-    pytest.fail(f"the tracking server did not come up:\n{log.read_text()[-4000:]}")
 
 
 def stop(process: subprocess.Popen) -> None:

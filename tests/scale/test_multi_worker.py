@@ -20,7 +20,8 @@ import pytest
 
 from deepguard.data.synthetic import generate_synthetic
 from deepguard.tracking.store import default_tracking_uri, make_client
-from tests.scale.conftest import REPO_ROOT, free_port
+from tests.helpers.servers import free_port
+from tests.scale.conftest import REPO_ROOT
 
 TINY = [
     "backbone=small_cnn",

@@ -21,7 +21,8 @@ from PIL import Image
 from deepguard.data.synthetic import generate_synthetic
 from deepguard.tracking.registry import register_model
 from deepguard.tracking.store import make_client
-from tests.scale.conftest import REPO_ROOT, free_port
+from tests.helpers.servers import free_port
+from tests.scale.conftest import REPO_ROOT
 
 TINY = [
     "backbone=small_cnn",

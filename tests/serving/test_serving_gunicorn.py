@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import pytest
 from bad_inputs import bad_inputs, encode, face_like_image, noise_image
 
 from deepguard.images import decode_image, to_model_input
+from tests.helpers.servers import free_port
 
 REPO = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 180) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+from tests.helpers.servers import free_port, wait_for_health
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,12 +47,6 @@ def tiny_model_file(tmp_path):
     return save_tiny_model(tmp_path / "best.keras")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class MlflowServer(NamedTuple):
     url: str
     artifacts: Path  # where the server keeps the artifacts it proxies
@@ -76,20 +69,7 @@ def mlflow_server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(
-                f"mlflow server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
-            )
-        time.sleep(0.5)
+    wait_for_health(url, process, tmp_path / "server.log", timeout_s=120)
     yield MlflowServer(url, tmp_path / "server-artifacts")
     process.terminate()
     try:
