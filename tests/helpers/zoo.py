@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from deepguard.config.compose import compose_config
 from tests.conftest import CONF_DIR
+from tests.helpers.learning import LEARNED_AUC, StopOnceLearned
 
 GROUPS = ("experiment", "backbone")
 # Entries cheap enough for the default test run (the multi-scale probe and NPR among them);
@@ -135,12 +136,15 @@ def learning_size(backbone: str) -> int:
 
 def learning_overrides(entry: ZooEntry, data_dir: Path) -> list[str]:
     """The documented from-scratch run (conf/train.yaml: Adam at 1e-3, warm-up cosine, 5
-    epochs; the default synthetic set, 400 + 400 images at the default difficulty)."""
+    epochs; the default synthetic set, 400 + 400 images at the default difficulty), ended
+    after the first epoch that shows the backbone learned (tests/helpers/learning.py)."""
     return [
         entry.override,
         f"data.image_size={learning_size(entry.name)}",
         f"paths.data_dir={data_dir}",  # each image size is generated once for the session
         "callbacks=minimal",
+        f"+callbacks.stop_once_learned._target_={StopOnceLearned.__module__}.StopOnceLearned",
+        f"+callbacks.stop_once_learned.threshold={LEARNED_AUC}",
     ]
 
 
@@ -153,6 +157,7 @@ class ModelZoo:
         self.roots: dict[ZooEntry, Path] = {}
         self.metrics: dict[ZooEntry, dict[str, float]] = {}
         self.configs: dict[ZooEntry, object] = {}
+        self.output_dirs: dict[ZooEntry, Path] = {}  # each run's folder: model.keras, history
 
     def overrides(self, entry: ZooEntry, root: Path) -> list[str]:
         if entry.group == "backbone":
@@ -177,6 +182,8 @@ class ModelZoo:
         try:
             cfg = compose_config(CONF_DIR, "train", overrides, root)
             self.metrics[entry] = train(cfg)
+            # Resolved now: the folder's name reads the Hydra context, cleared below.
+            self.output_dirs[entry] = Path(cfg.paths.output_dir)
         finally:
             GlobalHydra.instance().clear()
             HydraConfig.instance().cfg = None  # leave no Hydra context for later tests

@@ -20,6 +20,7 @@ import pytest
 from deepguard.errors import ConfigError
 from deepguard.models import NeighbourPixelResidual, NPRResNet, build_detector
 from deepguard.training import train
+from tests.helpers.zoo import ZooEntry, backbone_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_NPR = [
@@ -90,14 +91,17 @@ def test_wrong_weights_and_stages_name_the_fix():
         NPRResNet(stem_kernel_size=4, input_shape=(32, 32, 3))
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group(backbone_group("npr"))  # the worker that trains the zoo's NPR
 def test_a_trained_model_gives_the_same_probabilities_in_a_fresh_process(
-    compose_train, tmp_path, images
+    model_zoo, tmp_path, images
 ):
     # The loader of the API, the app, evaluate.py and predict.py, in a new interpreter that
-    # never built a model: no custom_objects, safe mode, the residual layer registered.
-    cfg = compose_train(*TINY_NPR, "logger=csv")
-    train(cfg)
-    model_path = Path(cfg.paths.output_dir) / "model.keras"
+    # never built a model: no custom_objects, safe mode, the residual layer registered. The
+    # model is the NPR backbone's learning run (tests/models/test_backbones_learn.py), 32 px.
+    entry = ZooEntry("backbone", "npr")
+    model_zoo.train(entry)
+    model_path = model_zoo.output_dirs[entry] / "model.keras"
     x = images(32, n=4, seed=3)
     expected = keras.saving.load_model(model_path, safe_mode=True).predict(x, verbose=0)
     np.save(tmp_path / "x.npy", x)

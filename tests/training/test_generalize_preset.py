@@ -1,21 +1,16 @@
-"""`experiment=generalize`, the preset docs/models.md documents, composes and trains a step."""
+"""`experiment=generalize`, the preset docs/models.md documents, composes and trains a step.
+
+The run is the session zoo's (tests/helpers/zoo.py: one batch, at 32 px), which the app's
+registry-driven test opens too.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import keras
 
 from deepguard.models.npr import NeighbourPixelResidual
 from deepguard.tracking.loading import load_keras_file
-from deepguard.training import train
-
-TINY = [
-    "debug=fdr",  # one batch of training, validation and test; nothing logged
-    "data.image_size=32",
-    "data.synthetic.n_per_class=16",
-    "data.synthetic.image_size=32",
-]
+from tests.helpers.zoo import ZooEntry
 
 
 def residual_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -29,12 +24,13 @@ def residual_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return found
 
 
-def test_generalize_preset_trains_an_npr_detector_in_one_step(compose_train):
-    cfg = compose_train("experiment=generalize", *TINY)
+def test_generalize_preset_trains_an_npr_detector_in_one_step(model_zoo):
+    entry = ZooEntry("experiment", "generalize")
+    metrics = model_zoo.train(entry)
+    cfg = model_zoo.configs[entry]
     assert cfg.tags.experiment == "generalize"
     assert cfg.backbone.name == "npr"
-    metrics = train(cfg)
-    model, _ = load_keras_file(Path(cfg.paths.output_dir) / "model.keras")
+    model, _ = load_keras_file(model_zoo.output_dirs[entry] / "model.keras")
     assert residual_layers(model), "the saved detector does not classify the NPR residual"
     assert model.input_shape == (None, 32, 32, 3)
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
