@@ -20,7 +20,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 # Session fixtures that take a minute or more to build: the tests that use one run in the same
-# pytest-xdist worker (`make test` runs `-n 2 --dist loadgroup`), so it is built once.
+# pytest-xdist worker (`make test` runs `-n 3 --dist loadgroup`), so it is built once.
 SHARED_SESSION_FIXTURES = ("model_zoo", "app_store", "postgres_tracking_server", "mlflow_server")
 
 

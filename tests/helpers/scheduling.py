@@ -1,11 +1,11 @@
 """Longest work first: the order pytest-xdist hands out its groups of tests.
 
-`make test` runs two workers with ``--dist loadgroup --no-loadscope-reorder``: each worker
+`make test` runs three workers with ``--dist loadgroup --no-loadscope-reorder``: each worker
 takes the next group in collection order when it runs dry. pytest-xdist's own reordering
 sorts groups by how many tests they hold, which sends the few-test, many-minute groups (one
 backbone pair trains two ImageNet-scale networks) to the end, where one worker finishes them
 while the other has nothing left. Handing out the longest groups first, and the many short
-ones last, lets both workers end together (longest-processing-time-first scheduling).
+ones last, lets the workers end together (longest-processing-time-first scheduling).
 
 A group's length is its tests' durations in the last run (kept in pytest's cache by
 `DurationRecorder`); a test never timed here, as on a fresh clone, gets `estimated_seconds`.
