@@ -25,9 +25,9 @@ train: $(STAMP) ## train, evaluate and register a model on the offline default d
 	$(BIN)/python scripts/train.py $(ARGS)
 
 # Three pytest-xdist workers on 2 cores: much of the suite waits on one Python thread (the
-# app, MLflow, subprocesses starting), and a third process fills those waits (measured: 11 min
-# 38 s and 11 min 51 s vs 12 min 01 s with two, README). Tests that share a session fixture stay in one worker
-# (tests/conftest.py); TEST_WORKERS=0 runs serially.
+# app, MLflow, subprocesses starting), and a third process fills those waits (measured:
+# 11 min 38 s and 11 min 51 s vs 12 min 01 s with two, README). Tests that share a session
+# fixture stay in one worker (tests/conftest.py); TEST_WORKERS=0 runs serially.
 # The groups go out longest first (tests/helpers/scheduling.py), not by xdist's test count.
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
