@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from deepguard.config.compose import compose_config
 from tests.conftest import CONF_DIR
-from tests.helpers.learning import LEARNED_AUC, StopOnceLearned
+from tests.helpers.learning import StopOnceLearned
 
 GROUPS = ("experiment", "backbone")
 # Entries cheap enough for the default test run (the multi-scale probe and NPR among them);
@@ -144,7 +144,6 @@ def learning_overrides(entry: ZooEntry, data_dir: Path) -> list[str]:
         f"paths.data_dir={data_dir}",  # each image size is generated once for the session
         "callbacks=minimal",
         f"+callbacks.stop_once_learned._target_={StopOnceLearned.__module__}.StopOnceLearned",
-        f"+callbacks.stop_once_learned.threshold={LEARNED_AUC}",
     ]
 
 
